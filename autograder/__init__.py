@@ -1,0 +1,1 @@
+"""Calificación automática del curso con nbgrader: configuración, generación y calificación."""
