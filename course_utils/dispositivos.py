@@ -147,7 +147,8 @@ def describir_dispositivo(dispositivo=None) -> str:
     if dispositivo.type == "mps":
         return "GPU de Apple (MPS)"
     arquitectura = platform.machine() or "arquitectura desconocida"
-    return f"CPU ({arquitectura}, {torch.get_num_threads()} hilos de PyTorch)"
+    hilos = torch.get_num_threads()
+    return f"CPU ({arquitectura}, {hilos} {'hilo' if hilos == 1 else 'hilos'} de PyTorch)"
 
 
 def dtype_flotante(dispositivo) -> torch.dtype:
@@ -280,7 +281,7 @@ def graficar_tiempos(mediciones, ax=None):
             "No hay mediciones que dibujar: pasa la lista que devuelve medir_matmul()."
         )
     if ax is None:
-        _, ax = plt.subplots(figsize=(max(4.0, 2.2 * len(mediciones)), 4))
+        _, ax = plt.subplots(figsize=(max(5.5, 2.2 * len(mediciones)), 4))
     milisegundos = [m.segundos * 1e3 for m in mediciones]
     etiquetas = [f"{m.dispositivo}\n" + textwrap.fill(m.descripcion, 22) for m in mediciones]
     posiciones = range(len(mediciones))
@@ -299,4 +300,5 @@ def graficar_tiempos(mediciones, ax=None):
     ax.set_ylabel("tiempo por producto (ms)")
     ax.set_title("Producto de matrices: menos tiempo es mejor")
     ax.set_ylim(0, max(milisegundos) * 1.3)
+    ax.figure.tight_layout()
     return ax
