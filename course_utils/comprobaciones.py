@@ -65,8 +65,9 @@ PISTA_SATURACION = (
     "redondean a 0; usa float64 y una fórmula estable (torch.nn.functional.logsigmoid), o autograd."
 )
 PISTA_ACUMULADOS = (
-    "tus gradientes son {k} veces los correctos: los gradientes se acumulan en .grad con cada "
-    "backward(). Ponlos a cero antes de cada backward() (x.grad.zero_() u optimizer.zero_grad())."
+    "tus gradientes son {k} veces los correctos. Dos causas habituales: un factor constante "
+    "de más en la fórmula (revisa la derivada), o gradientes acumulados en .grad por varios "
+    "backward() sin ponerlos a cero (x.grad.zero_() u optimizer.zero_grad())."
 )
 AVISO_INTERNO = "Error interno de la comprobación (avisa al profesorado)"
 

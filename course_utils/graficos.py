@@ -67,11 +67,17 @@ def _ejes(ax):
 
 
 def graficar_perdidas(
-    perdidas, titulo: str | None = None, escala_log: bool = False, etiqueta_x="época", ax=None
+    perdidas,
+    titulo: str | None = None,
+    escala_log: bool = False,
+    etiqueta_x="época",
+    etiqueta_y="pérdida",
+    ax=None,
 ):
     """Dibuja una curva de pérdida, o varias si ``perdidas`` es un diccionario nombre → valores.
 
-    Con ``escala_log=True`` el eje vertical es logarítmico (útil para comparar la convergencia
+    ``etiqueta_y`` nombra la magnitud (por ejemplo, «residuo»). Con ``escala_log=True`` el eje
+    vertical es logarítmico (útil para comparar la convergencia
     de varios métodos). Devuelve los ejes.
 
     >>> ax = graficar_perdidas({"SGD": [1.0, 0.5, 0.3], "Adam": [1.0, 0.1, 0.01]}, escala_log=True)
@@ -91,8 +97,10 @@ def graficar_perdidas(
     if escala_log:
         ax.set_yscale("log")
     ax.set_xlabel(etiqueta_x)
-    ax.set_ylabel("pérdida")
-    ax.set_title("Evolución de la pérdida" if titulo is None else titulo)
+    ax.set_ylabel(etiqueta_y)
+    if titulo is None:
+        titulo = f"{etiqueta_y[:1].upper()}{etiqueta_y[1:]} por {etiqueta_x}"
+    ax.set_title(titulo)
     ax.grid(True, which="both" if escala_log else "major", alpha=0.3)
     if len(curvas) > 1:
         ax.legend()
