@@ -37,7 +37,9 @@ def test_perdidas_una_curva_de_tensores_con_grad():
     np.testing.assert_allclose(linea.get_xdata(), [1, 2, 3, 4])
     np.testing.assert_allclose(linea.get_ydata(), [4.0, 1.0, 0.25, 0.04], rtol=1e-6)
     assert ax.get_xlabel() == "época" and ax.get_ylabel() == "pérdida"
-    assert ax.get_title() == "Evolución de la pérdida"
+    assert ax.get_title() == "Pérdida por época"
+    ax2 = graficar_perdidas([1.0, 0.1], etiqueta_x="iteración", etiqueta_y="residuo")
+    assert ax2.get_ylabel() == "residuo" and ax2.get_title() == "Residuo por iteración"
     assert ax.get_yscale() == "linear"
     assert ax.get_legend() is None
 
