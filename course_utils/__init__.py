@@ -1,4 +1,4 @@
-"""Utilidades del curso de PyTorch: dispositivos, grafos, gradientes, datos, gráficos y comprobaciones.
+"""Utilidades del curso de PyTorch: dispositivos, grafos, gradientes, datos, gráficos y pruebas.
 
 Los cuadernos importan el paquete como ``import course_utils as cu``. Los submódulos se cargan
 al usar la primera función que necesitan, así que ``import course_utils`` es inmediato.

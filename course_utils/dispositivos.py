@@ -189,6 +189,15 @@ def _reloj_sincronizado(dispositivo: torch.device):
     return reloj
 
 
+def _formatear_tiempo(segundos: float) -> str:
+    """Texto legible de una duración: «2.7 s», «1.52 ms» o «85 µs»."""
+    if segundos >= 1:
+        return f"{segundos:.3g} s"
+    if segundos >= 1e-3:
+        return f"{segundos * 1e3:.3g} ms"
+    return f"{segundos * 1e6:.3g} µs"
+
+
 @dataclass
 class MedicionMatmul:
     """Tiempo de un producto de matrices n×n en un dispositivo."""
@@ -200,7 +209,7 @@ class MedicionMatmul:
 
     def __str__(self) -> str:
         return (
-            f"{self.dispositivo}: {self.segundos * 1e3:.3g} ms, {self.gflops:.4g} GFLOP/s "
+            f"{self.dispositivo}: {_formatear_tiempo(self.segundos)}, {self.gflops:.4g} GFLOP/s "
             f"— {self.descripcion}"
         )
 

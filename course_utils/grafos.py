@@ -328,7 +328,7 @@ def _aristas_variables(variables: dict[str, torch.Tensor]) -> list[tuple[str, st
 
 
 def _formatear(t: torch.Tensor) -> str:
-    return f"{t.item():.4g}" if t.numel() == 1 else f"forma {_forma(t)}"
+    return f"{t.item():.4g}".replace("-", "−") if t.numel() == 1 else f"forma {_forma(t)}"
 
 
 def dibujar_grafo_variables(variables):

@@ -1,6 +1,7 @@
 """Pruebas de course_utils.dispositivos (sin GPU: la disponibilidad se simula)."""
 
 import doctest
+import re
 
 import matplotlib.axes
 import pytest
@@ -208,7 +209,7 @@ def test_medir_matmul_en_cpu(solo_cpu):
     assert m.descripcion == describir_dispositivo("cpu")
     assert m.segundos > 0
     assert m.gflops == pytest.approx(2 * n**3 / m.segundos / 1e9, rel=1e-12)
-    assert "ms" in str(m)
+    assert re.search(r"\d (s|ms|µs), ", str(m))
     assert "GFLOP/s" in str(m)
 
 
@@ -270,3 +271,11 @@ def test_graficar_tiempos_en_ejes_dados():
 def test_graficar_tiempos_sin_mediciones():
     with pytest.raises(ValueError, match="medir_matmul"):
         graficar_tiempos([])
+
+
+def test_formato_de_tiempos_legible():
+    from course_utils.dispositivos import _formatear_tiempo
+
+    assert _formatear_tiempo(2.7) == "2.7 s"
+    assert _formatear_tiempo(0.00152) == "1.52 ms"
+    assert _formatear_tiempo(8.5e-5) == "85 µs"
