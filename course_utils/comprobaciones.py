@@ -334,7 +334,7 @@ def _problema_tensor(
                 "\nPista: tiene los elementos esperados, pero en otra forma: revisa view/reshape, "
                 "unsqueeze/squeeze o el orden de las dimensiones."
             )
-        elif math.prod(fr) > math.prod(fe) and _difunde(fe, fr):
+        elif math.prod(fr) > math.prod(fe) and _difunde(fe, fr) and set(fr) <= set(fe) | {1}:
             mensaje += (
                 "\nPista: ¿una difusión (broadcasting) no deseada? Operar una forma (n,) con "
                 "una (n, 1) da (n, n)."

@@ -114,6 +114,9 @@ def test_tensor_forma_incorrecta_y_pistas():
     assert "broadcasting" in mensaje
     mensaje = fallo(comprobar_tensor, torch.zeros(5), torch.zeros(3))
     assert "Pista" not in mensaje
+    # (3, 3) frente a (1, 1): otro tamaño, no una difusión accidental.
+    mensaje = fallo(comprobar_tensor, torch.zeros(3, 3), torch.zeros(1, 1))
+    assert "broadcasting" not in mensaje
 
 
 def test_tensor_dtype_solo_si_se_pide():
