@@ -222,6 +222,12 @@ def copiar_cuadernos(origen: Path, destino: Path) -> list[Path]:
     return copiados
 
 
+EXTENSIONES_NBGRADER = tuple(
+    f"nbgrader.server_extensions.{nombre}"
+    for nombre in ("formgrader", "validate_assignment", "assignment_list", "course_list")
+)
+
+
 def _orden_abrir(args: argparse.Namespace) -> int:
     raiz = raiz_proyecto()
     origen = raiz / "notebooks"
@@ -258,6 +264,9 @@ def _orden_abrir(args: argparse.Namespace) -> int:
         "jupyterlab",
         f"--ServerApp.root_dir={destino}",
         f"--ServerApp.port={args.puerto}",
+        # Interfaz en español y sin los paneles de instructor de nbgrader.
+        f"--LabApp.app_settings_dir={Path(__file__).parent / 'jupyterlab'}",
+        *(f"--ServerApp.jpserver_extensions={e}=False" for e in EXTENSIONES_NBGRADER),
     ]
     if args.sin_navegador:
         comando.append("--no-browser")

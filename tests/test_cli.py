@@ -461,6 +461,15 @@ def test_abrir_arranca_jupyterlab_en_la_carpeta_de_trabajo(jupyterlab):
     assert {f["name"] for f in json.loads(contenido)["content"]} == {"01_a.ipynb", "figura.png"}
     estado, pagina = _pedir(f"{base}/lab?token={clave}")
     assert estado == 200 and b"JupyterLab" in pagina
+    # Interfaz para el alumno: en español y sin los paneles de instructor de nbgrader.
+    datos = re.search(rb'id="jupyter-config-data"[^>]*>(.*?)</script>', pagina, re.S)
+    assert "@jupyter/nbgrader" in json.loads(datos.group(1))["disabledExtensions"]
+    estado, ajustes = _pedir(
+        f"{base}/lab/api/settings/@jupyterlab/translation-extension:plugin?token={clave}"
+    )
+    assert json.loads(ajustes)["schema"]["properties"]["locale"]["default"] == "es_ES"
+    estado, _ = _pedir(f"{base}/formgrader?token={clave}")
+    assert estado == 404, "el formgrader de nbgrader no debe estar activo para el alumno"
     log = jupyterlab["log"].read_text()
     assert "Tu trabajo se guarda en" in log and "Ctrl+C" in log
     assert (trabajo / "01_a" / "01_a.ipynb").read_text() == "MI TRABAJO"
@@ -505,6 +514,7 @@ def test_jupyterlab_muestra_los_cuadernos_en_el_navegador(jupyterlab):
     ).stdout
     listados = re.findall(r'jp-DirListing-itemText"[^>]*><span>([^<]+)<', dom)
     assert sorted(listados) == ["01_a.ipynb", "figura.png"], dom[-2000:]
+    assert ">Archivo<" in dom, "el menú de JupyterLab debe estar en español"
     captura = tmp / "jupyterlab.png"
     subprocess.run(
         [*comun, f"--user-data-dir={tmp / 'perfil-captura'}", f"--screenshot={captura}", url],
