@@ -18,7 +18,7 @@ cd "$RAIZ"
 TORCH_POR_DEFECTO="torch==2.13.0"
 # Paquetes de Debian/Ubuntu: los del curso y los que necesitan las pruebas.
 PAQUETES_CURSO="graphviz"
-PAQUETES_PRUEBAS="graphviz hunspell hunspell-es bubblewrap chromium"
+PAQUETES_PRUEBAS="graphviz hunspell hunspell-es bubblewrap chromium postgresql"
 
 paso() { printf '==> %s\n' "$*"; }
 aviso() { printf 'AVISO: %s\n' "$*" >&2; }

@@ -1,0 +1,924 @@
+"""``curso calificar``: califica con nbgrader todas las entregas de una carpeta, en paralelo.
+
+Diseño:
+
+1. Se recogen las entregas (:mod:`autograder.entregas`) en tareas alumno × módulo.
+2. ``GenerateAssignment`` (nbgrader) registra los módulos en el libro de notas principal
+   (SQLite en el directorio de trabajo o el ``--db`` que se indique, p. ej. PostgreSQL) y, una
+   vez por ejecución, en un libro de notas *plantilla* (SQLite temporal).
+3. Cada tarea se califica con el ``Autograde`` de nbgrader, de verdad, en una raíz de curso
+   privada (carpeta temporal) que solo contiene su entrega, los archivos del módulo que no son
+   cuadernos y una copia de la plantilla como libro de notas (con las notas manuales y la
+   prórroga que ya tuviera el alumno en el principal). Las tareas se reparten entre procesos
+   de larga vida (``--trabajadores``) que salen de un servidor de procesos con nbgrader ya
+   importado. El núcleo que ejecuta el cuaderno está aislado (:mod:`autograder.aislamiento`)
+   y solo ve su copia de trabajo. En la misma raíz privada, ``GenerateFeedback`` produce la
+   retroalimentación.
+4. El proceso principal vuelca, de una en una, las notas de cada tarea en el libro principal
+   con la API ``Gradebook`` de nbgrader (alumno, entrega, notas, comentarios, fecha): los
+   trabajadores nunca escriben en él, así que no hay bloqueos y un fallo en una tarea no puede
+   dañarlo.
+5. Se escriben ``notas.csv`` y ``resumen.csv`` y se devuelve el resumen (alumno, módulo,
+   puntos, máximo, estado).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import multiprocessing
+import shutil
+import sys
+import tempfile
+import traceback
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import lru_cache
+from html import escape
+from pathlib import Path
+from time import monotonic
+
+from autograder.aislamiento import Limites, comprobar_aislamiento
+from autograder.configuracion import (
+    PLANTILLAS,
+    archivos,
+    cargar_config,
+    copiar_carpeta,
+    modulos_del_curso,
+    nucleos,
+    registro_privado,
+    sin_avisos_sqlalchemy,
+)
+from autograder.entregas import Tarea, leer_definiciones, recoger
+from autograder.generacion import generar_tareas
+from autograder.preprocesadores import incidencias
+
+PREPROCESADORES_SANEAR = [
+    "autograder.preprocesadores.RepararMetadatos",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "autograder.preprocesadores.RestaurarCeldas",
+    "autograder.preprocesadores.NeutralizarOrdenesSistema",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+PREPROCESADORES_CALIFICAR = [
+    "autograder.ejecucion.EjecutarRobusto",
+    "autograder.preprocesadores.FiltrarAvisos",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+PREPROCESADORES_RETROALIMENTACION = [
+    "nbgrader.preprocessors.GetGrades",
+    "autograder.preprocesadores.LimpiarRetroalimentacion",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+SIN_MODULO = "?"
+MAX_ARCHIVO_MB = 50  # archivos creados por el alumno que se copian al directorio de trabajo
+# Módulos que los trabajadores importan una sola vez (el servidor de procesos los precarga).
+PRECARGA = [
+    "autograder.calificacion",
+    "autograder.ejecucion",
+    "nbgrader.converters",
+    "nbgrader.api",
+    "nbconvert.exporters.html",
+    "nbclient",
+]
+
+
+class ErrorCalificacion(RuntimeError):
+    """La calificación no puede empezar (mensaje en español para el instructor)."""
+
+
+@dataclass
+class Opciones:
+    """Opciones de :func:`calificar` (las de ``curso calificar``)."""
+
+    trabajadores: int = 0  # 0: tantos como núcleos
+    db_url: str | None = None  # None: SQLite en el directorio de trabajo
+    trabajo: Path | None = None  # None: <raíz>/calificacion
+    tiempo_celda: int | None = None  # None: Execute.timeout de la configuración
+    memoria_mb: int = Limites().memoria_mb
+    aislar: bool = True
+    modulo: str | None = None
+    progreso: bool = True
+
+
+@dataclass
+class _Contexto:
+    """Lo que un trabajador necesita además de su tarea (se envía con cada tarea)."""
+
+    raiz: str
+    plantilla: str  # raíz de la plantilla: copia de solutions/ y gradebook.db
+    trabajo: str
+    temporal: str
+    tiempo_celda: int
+    memoria_mb: int
+    cpu_segundos: int
+    hilos: int
+    aislar: bool
+    cuadernos: dict[str, list[str]]  # módulo -> cuadernos
+    orden: dict[str, dict[str, list[str]]]  # módulo -> cuaderno -> grade_id en orden
+
+
+@dataclass
+class Resultado:
+    """Resultado de calificar una tarea (lo que se vuelca en el libro de notas principal)."""
+
+    alumno: str
+    modulo: str
+    notas: dict[str, dict[str, dict]] = field(default_factory=dict)
+    comentarios: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    penalizaciones: dict[str, float | None] = field(default_factory=dict)
+    marca_tiempo: str | None = None
+    errores: dict[str, str] = field(default_factory=dict)  # cuaderno -> error
+    incidencias: list[str] = field(default_factory=list)
+    segundos: float = 0.0
+
+
+@dataclass
+class Fila:
+    """Una fila del resumen."""
+
+    alumno: str
+    modulo: str
+    puntos: float
+    maximo: float
+    estado: str
+    segundos: float = 0.0
+
+
+@dataclass
+class Informe:
+    """Resultado de :func:`calificar`."""
+
+    filas: list[Fila]
+    notas_csv: Path
+    resumen_csv: Path
+    retroalimentacion: Path
+    db_url: str
+    avisos: list[str]
+
+    def tabla(self) -> str:
+        """Tabla de texto con el resumen."""
+        cabecera = ("alumno", "módulo", "puntos", "máximo", "estado")
+        filas = [
+            (f.alumno, f.modulo, _numero(f.puntos), _numero(f.maximo), f.estado) for f in self.filas
+        ]
+        anchos = [max(len(str(x[i])) for x in [cabecera, *filas]) for i in range(4)]
+        lineas = []
+        for i, fila in enumerate([cabecera, *filas]):
+            partes = [
+                str(fila[0]).ljust(anchos[0]),
+                str(fila[1]).ljust(anchos[1]),
+                str(fila[2]).rjust(anchos[2]),
+                str(fila[3]).rjust(anchos[3]),
+                str(fila[4]),
+            ]
+            lineas.append("  ".join(partes).rstrip())
+            if i == 0:
+                lineas.append("  ".join("-" * a for a in [*anchos, len("estado")]))
+        return "\n".join(lineas)
+
+
+def _numero(x: float | None) -> str:
+    """Número para tablas y CSV: sin ceros de sobra.
+
+    >>> _numero(2.0), _numero(2.5), _numero(1 / 3)
+    ('2', '2.5', '0.33')
+    """
+    if x is None:
+        return ""
+    return f"{round(float(x), 2):g}"
+
+
+# --- Trabajadores ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _config_base(raiz: str):
+    return cargar_config(Path(raiz))
+
+
+def _config_tarea(ctx: _Contexto, privada: Path, tarea: Tarea):
+    import nbgrader
+
+    cfg = copy.deepcopy(_config_base(ctx.raiz))
+    cfg.CourseDirectory.root = str(privada)
+    cfg.CourseDirectory.source_directory = "solutions"
+    cfg.CourseDirectory.submitted_directory = "entregas"
+    cfg.CourseDirectory.autograded_directory = "calificados"
+    cfg.CourseDirectory.feedback_directory = "retroalimentacion"
+    cfg.CourseDirectory.db_url = f"sqlite:///{privada / 'gradebook.db'}"
+    cfg.CourseDirectory.assignment_id = tarea.modulo
+    cfg.CourseDirectory.student_id = tarea.alumno
+    cfg.CourseDirectory.notebook_id = "*"
+    cfg.BaseConverter.force = True
+    cfg.Autograde.sanitize_preprocessors = PREPROCESADORES_SANEAR
+    cfg.Autograde.autograde_preprocessors = PREPROCESADORES_CALIFICAR
+    cfg.GenerateFeedback.preprocessors = PREPROCESADORES_RETROALIMENTACION
+    cfg.RestaurarCeldas.orden = ctx.orden.get(tarea.modulo, {})
+    cfg.Execute.timeout = ctx.tiempo_celda
+    cfg.EjecutarRobusto.tiempo_total = ctx.cpu_segundos
+    cfg.GestorNucleoAislado.aislar = ctx.aislar
+    cfg.GestorNucleoAislado.memoria_mb = ctx.memoria_mb
+    cfg.GestorNucleoAislado.cpu_segundos = ctx.cpu_segundos
+    cfg.GestorNucleoAislado.hilos = ctx.hilos
+    plantillas_nbgrader = (
+        Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+    )
+    cfg.HTMLExporter.template_name = "retroalimentacion"
+    cfg.HTMLExporter.extra_template_basedirs = [str(plantillas_nbgrader), str(PLANTILLAS)]
+    return cfg
+
+
+def _leer_cuaderno(ruta: str):
+    """Lee y normaliza un cuaderno entregado; devuelve (cuaderno, None) o (None, error)."""
+    import nbformat
+
+    try:
+        datos = Path(ruta).read_bytes()
+    except OSError as error:
+        return None, f"no se pudo leer el archivo ({error.strerror})"
+    if not datos.strip():
+        return None, "archivo vacío"
+    try:
+        contenido = json.loads(datos.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        return None, "no es un cuaderno (no es texto UTF-8)"
+    except ValueError:
+        return None, "JSON corrupto"
+    if not isinstance(contenido, dict) or not isinstance(contenido.get("cells"), list):
+        return None, "no es un cuaderno de Jupyter (falta la lista de celdas)"
+    try:
+        nb = nbformat.reads(json.dumps(contenido), as_version=4, capture_validation_error={})
+    except Exception:
+        return None, "no es un cuaderno de Jupyter válido"
+    for celda in nb.cells:  # reparaciones mínimas; las salidas se descartan al calificar
+        celda.setdefault("metadata", {})
+        if not isinstance(celda.get("source", ""), str):
+            celda["source"] = "".join(celda.get("source") or [])
+        if celda.get("cell_type") == "code":
+            celda["outputs"] = []
+            celda["execution_count"] = None
+    try:
+        nbformat.validate(nb)
+    except Exception:
+        return None, "no es un cuaderno de Jupyter válido"
+    return nb, None
+
+
+def _sembrar(url: str, tarea: Tarea, manual: dict | None) -> None:
+    """Copia al libro privado las notas manuales y la prórroga que ya había en el principal."""
+    if not manual:
+        return
+    from nbgrader.api import Gradebook
+
+    with Gradebook(url) as gb:
+        gb.update_or_create_student(tarea.alumno)
+        extension = manual.get("prorroga")
+        gb.update_or_create_submission(
+            tarea.modulo,
+            tarea.alumno,
+            extension=timedelta(seconds=extension) if extension else None,
+        )
+        for (cuaderno, celda), (nota, extra) in manual["notas"].items():
+            grade = gb.find_grade(celda, cuaderno, tarea.modulo, tarea.alumno)
+            grade.manual_score, grade.extra_credit = nota, extra
+        for (cuaderno, celda), texto in manual["comentarios"].items():
+            gb.find_comment(celda, cuaderno, tarea.modulo, tarea.alumno).manual_comment = texto
+        gb.db.commit()
+
+
+def _leer_resultado(url: str, tarea: Tarea, resultado: Resultado) -> None:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(url) as gb:
+        try:
+            entrega = gb.find_submission(tarea.modulo, tarea.alumno)
+        except MissingEntry:
+            return
+        if entrega.timestamp is not None:
+            resultado.marca_tiempo = entrega.timestamp.isoformat()
+        for cuaderno in entrega.notebooks:
+            resultado.penalizaciones[cuaderno.name] = cuaderno.late_submission_penalty
+            resultado.notas[cuaderno.name] = {
+                g.name: {
+                    "auto_score": g.auto_score,
+                    "needs_manual_grade": bool(g.needs_manual_grade),
+                }
+                for g in cuaderno.grades
+            }
+            resultado.comentarios[cuaderno.name] = {
+                c.name: c.auto_comment for c in cuaderno.comments
+            }
+
+
+def _pagina_error(modulo: str, cuaderno: str, error: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="es">\n<head><meta charset="utf-8">'
+        f"<title>{escape(cuaderno)}</title></head>\n<body>\n"
+        f"<h1>{escape(modulo)}: {escape(cuaderno)}</h1>\n"
+        f"<p>No se pudo calificar tu entrega: {escape(error)}.</p>\n"
+        "<p>Puntuación: 0. Revisa el archivo y, si crees que es un error, habla con tu "
+        "profesor.</p>\n</body>\n</html>\n"
+    )
+
+
+def _reemplazar(origen: Path, destino: Path) -> None:
+    """Sustituye ``destino`` por una copia de ``origen`` (sin enlaces ni archivos enormes que
+    haya podido dejar el código del alumno)."""
+    if destino.exists():
+        shutil.rmtree(destino)
+    destino.mkdir(parents=True, exist_ok=True)
+    if origen.is_dir():
+        copiar_carpeta(origen, destino, max_mb=MAX_ARCHIVO_MB)
+
+
+def calificar_tarea(tarea: Tarea, ctx: _Contexto, manual: dict | None = None) -> Resultado:
+    """Califica una tarea en una raíz de curso privada (se ejecuta en un trabajador)."""
+    inicio = monotonic()
+    resultado = Resultado(alumno=tarea.alumno, modulo=tarea.modulo)
+    privada = Path(tempfile.mkdtemp(prefix="tarea-", dir=ctx.temporal))
+    logger, registro = registro_privado(f"{tarea.alumno}.{tarea.modulo}")
+    try:
+        with warnings.catch_warnings(record=True) as avisos:
+            warnings.simplefilter("default")
+            try:
+                _calificar_en(tarea, ctx, privada, manual, resultado, logger, registro)
+            finally:
+                for aviso in avisos:  # al registro de la tarea, no a la terminal
+                    logger.warning("%s: %s", aviso.category.__name__, aviso.message)
+    except Exception as error:  # nunca se propaga: el lote sigue
+        logger.error("Error interno: %s", traceback.format_exc())
+        for cuaderno in ctx.cuadernos.get(tarea.modulo, []):
+            resultado.errores.setdefault(cuaderno, f"error interno del calificador ({error})")
+    finally:
+        registros = Path(ctx.trabajo) / "registros" / tarea.alumno
+        try:
+            registros.mkdir(parents=True, exist_ok=True)
+            (registros / f"{tarea.modulo}.log").write_text(registro.texto(), encoding="utf-8")
+        except OSError:
+            pass
+        shutil.rmtree(privada, ignore_errors=True)
+    resultado.segundos = monotonic() - inicio
+    return resultado
+
+
+def _calificar_en(tarea, ctx, privada, manual, resultado, logger, registro) -> None:
+    import nbformat
+    from nbgrader.converters import Autograde, GenerateFeedback, NbGraderException
+    from nbgrader.coursedir import CourseDirectory
+
+    modulo, alumno = tarea.modulo, tarea.alumno
+    entrega = privada / "entregas" / alumno / modulo
+    calificado = privada / "calificados" / alumno / modulo
+    retro = privada / "retroalimentacion" / alumno / modulo
+    entrega.mkdir(parents=True)
+    copiar_carpeta(
+        Path(ctx.plantilla) / "solutions" / modulo,
+        privada / "solutions" / modulo,
+        con_cuadernos=False,
+    )
+    if tarea.extras:
+        for relativa in archivos(Path(tarea.extras)):
+            if relativa.suffix != ".ipynb" and relativa.name != "timestamp.txt":
+                (entrega / relativa).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(Path(tarea.extras) / relativa, entrega / relativa)
+    resultado.errores.update(tarea.errores)
+    for cuaderno in ctx.cuadernos.get(modulo, []):
+        if cuaderno not in tarea.cuadernos and cuaderno not in resultado.errores:
+            resultado.errores[cuaderno] = "no entregado"
+    validos = []
+    for cuaderno, ruta in sorted(tarea.cuadernos.items()):
+        nb, error = _leer_cuaderno(ruta)
+        if error:
+            resultado.errores[cuaderno] = error
+            continue
+        nbformat.write(nb, entrega / f"{cuaderno}.ipynb")
+        validos.append(cuaderno)
+    if tarea.marca_tiempo:
+        (entrega / "timestamp.txt").write_text(tarea.marca_tiempo, encoding="utf-8")
+    shutil.copyfile(Path(ctx.plantilla) / "gradebook.db", privada / "gradebook.db")
+    url = f"sqlite:///{privada / 'gradebook.db'}"
+    _sembrar(url, tarea, manual)
+    cfg = _config_tarea(ctx, privada, tarea)
+
+    if validos:
+        coursedir = CourseDirectory(config=cfg, log=logger)
+        inicio = monotonic()
+        try:
+            Autograde(coursedir=coursedir, config=cfg, log=logger).start()
+        except NbGraderException:
+            pass  # los cuadernos que fallaron no tienen copia calificada (ver abajo)
+        logger.info("Autograde: %.2f s", monotonic() - inicio)
+        for cuaderno in validos:
+            ruta = calificado / f"{cuaderno}.ipynb"
+            if not ruta.is_file():
+                resultado.errores[cuaderno] = _motivo_nbgrader(registro.errores())
+                continue
+            for incidencia in incidencias(nbformat.read(ruta, as_version=4)):
+                if incidencia["mensaje"] not in resultado.incidencias:
+                    resultado.incidencias.append(incidencia["mensaje"])
+        if calificado.is_dir():
+            coursedir = CourseDirectory(config=cfg, log=logger)
+            inicio = monotonic()
+            try:
+                GenerateFeedback(coursedir=coursedir, config=cfg, log=logger).start()
+            except NbGraderException:
+                logger.error("No se pudo generar la retroalimentación")
+            logger.info("GenerateFeedback: %.2f s", monotonic() - inicio)
+    _leer_resultado(url, tarea, resultado)
+    retro.mkdir(parents=True, exist_ok=True)
+    for cuaderno, error in resultado.errores.items():
+        (retro / f"{cuaderno}.html").write_text(_pagina_error(modulo, cuaderno, error), "utf-8")
+    trabajo = Path(ctx.trabajo)
+    _reemplazar(calificado, trabajo / "calificados" / alumno / modulo)
+    _reemplazar(retro, trabajo / "retroalimentacion" / alumno / modulo)
+
+
+def _motivo_nbgrader(errores: list[str]) -> str:
+    """Motivo en español de un cuaderno que nbgrader no pudo calificar (según su registro)."""
+    excepcion = ""
+    for mensaje in reversed(errores):
+        if "Traceback (most recent call last)" in mensaje:
+            lineas = [x for x in mensaje.strip().splitlines() if x.strip()]
+            excepcion = lineas[-1].strip() if lineas else ""
+            break
+    if "ValidationError" in excepcion or "failed to validate" in excepcion:
+        return "metadatos de nbgrader dañados"
+    if "SchemaTooOld" in excepcion or "SchemaTooNew" in excepcion:
+        return "metadatos de nbgrader de otra versión"
+    if "NotJSONError" in excepcion or "JSONDecodeError" in excepcion:
+        return "JSON corrupto"
+    detalle = " ".join(excepcion.split())[:200]
+    return (
+        f"nbgrader no pudo calificarlo ({detalle})" if detalle else "nbgrader no pudo calificarlo"
+    )
+
+
+def _en_proceso_propio(tarea: Tarea, ctx: _Contexto, manual, funcion) -> Resultado:
+    """Califica una tarea en un proceso nuevo (tras romperse el grupo de trabajadores)."""
+    contexto_mp = multiprocessing.get_context("spawn")
+    receptor, emisor = contexto_mp.Pipe(duplex=False)
+    proceso = contexto_mp.Process(target=_hijo, args=(funcion, tarea, ctx, manual, emisor))
+    proceso.start()
+    emisor.close()
+    try:
+        resultado = receptor.recv()
+    except EOFError:
+        resultado = None
+    proceso.join()
+    if resultado is None:
+        resultado = Resultado(alumno=tarea.alumno, modulo=tarea.modulo)
+        for cuaderno in ctx.cuadernos.get(tarea.modulo, []):
+            resultado.errores[cuaderno] = (
+                "el proceso de calificación terminó de forma inesperada "
+                f"(código {proceso.exitcode})"
+            )
+    return resultado
+
+
+def _hijo(funcion, tarea, ctx, manual, emisor):
+    emisor.send(funcion(tarea, ctx, manual))
+    emisor.close()
+
+
+# --- Libro de notas principal ---------------------------------------------------------------
+
+
+def _datos_manuales(gb, tarea: Tarea) -> dict | None:
+    from nbgrader.api import MissingEntry
+
+    try:
+        entrega = gb.find_submission(tarea.modulo, tarea.alumno)
+    except MissingEntry:
+        return None
+    notas, comentarios = {}, {}
+    for cuaderno in entrega.notebooks:
+        for g in cuaderno.grades:
+            if g.manual_score is not None or g.extra_credit is not None:
+                notas[(cuaderno.name, g.name)] = (g.manual_score, g.extra_credit)
+        for c in cuaderno.comments:
+            if c.manual_comment is not None:
+                comentarios[(cuaderno.name, c.name)] = c.manual_comment
+    prorroga = entrega.extension.total_seconds() if entrega.extension else None
+    if not notas and not comentarios and not prorroga:
+        return None
+    return {"notas": notas, "comentarios": comentarios, "prorroga": prorroga}
+
+
+def _volcar(gb, resultado: Resultado, celdas: dict[str, list[tuple[str, float]]]) -> None:
+    """Escribe en el libro principal lo calificado en una tarea (como haría nbgrader)."""
+    alumno, modulo = resultado.alumno, resultado.modulo
+    try:
+        gb.update_or_create_student(alumno)
+        datos = {"timestamp": resultado.marca_tiempo} if resultado.marca_tiempo else {}
+        gb.update_or_create_submission(modulo, alumno, **datos)
+        for cuaderno, lista in celdas.items():
+            notas = resultado.notas.get(cuaderno, {})
+            calificado = cuaderno not in resultado.errores
+            for grade_id, _ in lista:
+                grade = gb.find_grade(grade_id, cuaderno, modulo, alumno)
+                dato = notas.get(grade_id)
+                if calificado and dato is not None:
+                    grade.auto_score = dato["auto_score"]
+                    grade.needs_manual_grade = dato["needs_manual_grade"]
+                else:
+                    grade.auto_score = 0.0
+                    grade.needs_manual_grade = grade.manual_score is not None
+            for nombre, texto in resultado.comentarios.get(cuaderno, {}).items():
+                gb.find_comment(nombre, cuaderno, modulo, alumno).auto_comment = texto
+            enviado = gb.find_submission_notebook(cuaderno, modulo, alumno)
+            enviado.late_submission_penalty = resultado.penalizaciones.get(cuaderno)
+        gb.db.commit()
+    except Exception as error:
+        gb.db.rollback()
+        resultado.incidencias.append(f"no se pudo guardar en el libro de notas ({error})")
+
+
+def _leer_publicados(publicado: Path, modulos: list[str]) -> tuple[dict, dict]:
+    """De la versión del alumno: módulo -> cuaderno -> [(grade_id, puntos)] de las pruebas, y
+    módulo -> cuaderno -> [grade_id de todas las celdas de nbgrader], en su orden."""
+    import nbformat
+
+    celdas, orden = {}, {}
+    for modulo in modulos:
+        celdas[modulo], orden[modulo] = {}, {}
+        for ruta in sorted((publicado / modulo).glob("*.ipynb")):
+            nb = nbformat.read(ruta, as_version=4)
+            metas = [c.metadata["nbgrader"] for c in nb.cells if "nbgrader" in c.metadata]
+            celdas[modulo][ruta.stem] = [
+                (m["grade_id"], float(m["points"])) for m in metas if m.get("grade")
+            ]
+            orden[modulo][ruta.stem] = [m["grade_id"] for m in metas if "grade_id" in m]
+    return celdas, orden
+
+
+def _copiar_plazos(db_url: str, plantilla_url: str, modulos: list[str]) -> None:
+    """Lleva a la plantilla las fechas límite del libro principal (penalizaciones)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as principal:
+        plazos = {m: principal.find_assignment(m).duedate for m in modulos}
+    if any(plazos.values()):
+        with Gradebook(plantilla_url) as plantilla:
+            for modulo, plazo in plazos.items():
+                if plazo is not None:
+                    plantilla.update_or_create_assignment(modulo, duedate=plazo)
+
+
+# --- Orquestación ---------------------------------------------------------------------------
+
+
+def normalizar_url(url: str) -> str:
+    """URL del libro de notas con un controlador instalado.
+
+    SQLAlchemy 2 usa psycopg (versión 3) para ``postgresql://``; si solo está psycopg2, se usa
+    ese.
+    """
+    import importlib.util
+
+    from sqlalchemy.engine import make_url
+
+    datos = make_url(url)
+    if (
+        datos.drivername == "postgresql"
+        and importlib.util.find_spec("psycopg") is None
+        and importlib.util.find_spec("psycopg2") is not None
+    ):
+        return datos.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    return url
+
+
+def _abrir_libro(db_url: str) -> None:
+    """Comprueba que el libro de notas se puede abrir (y lo crea si no existe)."""
+    from nbgrader.api import Gradebook
+    from sqlalchemy.engine import make_url
+
+    try:
+        with Gradebook(db_url):
+            pass
+    except Exception as error:
+        visible = make_url(db_url).render_as_string(hide_password=True)
+        detalle = " ".join(str(error).split())[:300]
+        if isinstance(error, ModuleNotFoundError):
+            detalle = f"falta el controlador de la base de datos ({error.name}); instálalo con pip"
+        raise ErrorCalificacion(
+            f"No se puede abrir el libro de notas {visible}: {detalle}"
+        ) from None
+
+
+def _contexto_multiproceso():
+    """Servidor de procesos con nbgrader precargado (o ``spawn`` donde no lo hay).
+
+    El servidor arranca ya, en segundo plano, mientras se preparan las plantillas.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        from multiprocessing import forkserver
+
+        contexto = multiprocessing.get_context("forkserver")
+        contexto.set_forkserver_preload(PRECARGA)
+        forkserver.ensure_running()
+        return contexto
+    return multiprocessing.get_context("spawn")
+
+
+def _guardar_entregas(tareas: list[Tarea], destino: Path) -> None:
+    """Copia las entregas recogidas al formato de nbgrader en el directorio de trabajo."""
+    for tarea in tareas:
+        if tarea.modulo == SIN_MODULO:
+            continue
+        carpeta = destino / tarea.alumno / tarea.modulo
+        if carpeta.exists():
+            shutil.rmtree(carpeta)
+        carpeta.mkdir(parents=True)
+        if tarea.extras:
+            copiar_carpeta(Path(tarea.extras), carpeta, con_cuadernos=False)
+        for cuaderno, ruta in tarea.cuadernos.items():
+            shutil.copyfile(ruta, carpeta / f"{cuaderno}.ipynb")
+        if tarea.marca_tiempo:
+            (carpeta / "timestamp.txt").write_text(tarea.marca_tiempo, encoding="utf-8")
+
+
+def _estado(resultado: Resultado | None, tarea: Tarea, varios: bool) -> str:
+    partes = []
+    errores = resultado.errores if resultado else tarea.errores
+    for cuaderno, error in sorted(errores.items()):
+        partes.append(f"{cuaderno}.ipynb: {error}" if varios else error)
+    for texto in [*(resultado.incidencias if resultado else []), *tarea.notas]:
+        if texto not in partes:
+            partes.append(texto)
+    return "; ".join(partes) if partes else "calificado"
+
+
+def calificar(carpeta: Path, raiz: Path, opciones: Opciones | None = None) -> Informe:
+    """Califica todas las entregas de ``carpeta`` (ver el módulo); devuelve el informe.
+
+    Lanza :class:`ErrorCalificacion` si no puede empezar y
+    :class:`autograder.aislamiento.ErrorAislamiento` si hay que aislar y no se puede.
+    """
+    with sin_avisos_sqlalchemy():
+        return _calificar(carpeta, raiz, opciones)
+
+
+def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
+    from nbgrader.api import Gradebook
+
+    opciones = opciones or Opciones()
+    raiz = Path(raiz).resolve()
+    carpeta = Path(carpeta).resolve()
+    if not carpeta.is_dir():
+        raise ErrorCalificacion(f"No existe la carpeta de entregas {carpeta}.")
+    trabajo = Path(opciones.trabajo or raiz / "calificacion").resolve()
+    if carpeta in (raiz, trabajo) or carpeta in trabajo.parents:
+        raise ErrorCalificacion(
+            f"La carpeta de entregas {carpeta} contiene el curso o el directorio de trabajo; "
+            "indica la carpeta que solo tiene las entregas."
+        )
+    db_url = normalizar_url(opciones.db_url or f"sqlite:///{trabajo / 'gradebook.db'}")
+    modulos = modulos_del_curso(raiz)
+    if not modulos:
+        raise ErrorCalificacion(f"No hay módulos con cuadernos en {raiz / 'solutions'}.")
+    if opciones.modulo is not None and opciones.modulo not in modulos:
+        raise ErrorCalificacion(
+            f"No existe el módulo {opciones.modulo!r}. Módulos: {', '.join(modulos)}."
+        )
+    if opciones.aislar:
+        comprobar_aislamiento()
+    trabajadores = opciones.trabajadores or nucleos()
+    config = cargar_config(raiz)
+    tiempo_celda = int(opciones.tiempo_celda or config.Execute.get("timeout", 60))
+    trabajo.mkdir(parents=True, exist_ok=True)
+    _abrir_libro(db_url)
+    definiciones = leer_definiciones(raiz, modulos)
+
+    with tempfile.TemporaryDirectory(prefix="curso-calificar-") as temporal:
+        temporal = Path(temporal)
+        (temporal / "recogida").mkdir()
+        tareas, avisos = recoger(carpeta, definiciones, temporal / "recogida", opciones.modulo)
+        if not tareas:
+            raise ErrorCalificacion(f"No hay entregas (.ipynb o .zip) en {carpeta}.")
+        validas = [t for t in tareas if t.modulo != SIN_MODULO]
+        usados = sorted({t.modulo for t in validas})
+
+        grupo = _Trabajadores(trabajadores)
+        try:
+            plantilla = temporal / "plantilla"
+            plantilla_url = f"sqlite:///{plantilla / 'gradebook.db'}"
+            if usados:
+                publicado = generar_tareas(raiz, usados, plantilla, plantilla_url, config)
+                generar_tareas(raiz, usados, temporal / "principal", db_url, config)
+                _copiar_plazos(db_url, plantilla_url, usados)
+            else:
+                publicado = plantilla / "notebooks"
+            celdas, orden_celdas = _leer_publicados(publicado, usados)
+            if carpeta != (trabajo / "entregas").resolve():
+                _guardar_entregas(validas, trabajo / "entregas")
+            ctx = _Contexto(
+                raiz=str(raiz),
+                plantilla=str(plantilla),
+                trabajo=str(trabajo),
+                temporal=str(temporal),
+                tiempo_celda=tiempo_celda,
+                memoria_mb=opciones.memoria_mb,
+                cpu_segundos=max(Limites().cpu_segundos, 10 * tiempo_celda),
+                hilos=max(1, nucleos() // trabajadores),
+                aislar=opciones.aislar,
+                cuadernos={m: list(celdas[m]) for m in usados},
+                orden=orden_celdas,
+            )
+            # Primero las tareas con más código (reparto más equilibrado al final).
+            coste = {m: _coste(raiz, m) for m in usados}
+            orden = sorted(validas, key=lambda t: -coste[t.modulo])
+            with Gradebook(db_url) as gb:
+                manuales = {(t.alumno, t.modulo): _datos_manuales(gb, t) for t in orden}
+            resultados = _ejecutar(grupo, orden, ctx, manuales, db_url, celdas, opciones.progreso)
+        finally:
+            grupo.cerrar()
+        filas = _resumen(tareas, resultados, celdas, db_url)
+        notas_csv, resumen_csv = _escribir_csv(trabajo, tareas, filas, celdas, db_url)
+    return Informe(
+        filas=filas,
+        notas_csv=notas_csv,
+        resumen_csv=resumen_csv,
+        retroalimentacion=trabajo / "retroalimentacion",
+        db_url=db_url,
+        avisos=avisos,
+    )
+
+
+def _coste(raiz: Path, modulo: str) -> int:
+    total = 0
+    for ruta in (raiz / "solutions" / modulo).glob("*.ipynb"):
+        try:
+            nb = json.loads(ruta.read_text(encoding="utf-8"))
+            total += sum(c.get("cell_type") == "code" for c in nb.get("cells", []))
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+class _Trabajadores:
+    """Grupo de procesos trabajadores de larga vida (si el servidor de procesos falla, se
+    sigue con procesos ``spawn``)."""
+
+    def __init__(self, cuantos: int):
+        self.cuantos = cuantos
+        self.contexto = _contexto_multiproceso()
+        self.grupos = [ProcessPoolExecutor(max_workers=cuantos, mp_context=self.contexto)]
+
+    def enviar(self, funcion, *args):
+        try:
+            return self.grupos[-1].submit(funcion, *args)
+        except (OSError, BrokenProcessPool):
+            if self.contexto.get_start_method() == "spawn":
+                raise
+            self.contexto = multiprocessing.get_context("spawn")
+            self.grupos.append(ProcessPoolExecutor(self.cuantos, mp_context=self.contexto))
+            return self.grupos[-1].submit(funcion, *args)
+
+    def cerrar(self) -> None:
+        for grupo in self.grupos:
+            grupo.shutdown(wait=True, cancel_futures=True)
+
+
+def _ejecutar(
+    grupo: _Trabajadores, tareas, ctx, manuales, db_url, celdas, progreso, funcion=calificar_tarea
+) -> dict:
+    """Reparte las tareas entre los trabajadores y vuelca cada resultado en el libro principal
+    en cuanto llega. ``funcion(tarea, ctx, manual)`` califica una tarea."""
+    from nbgrader.api import Gradebook
+    from tqdm.auto import tqdm
+
+    resultados: dict[tuple[str, str], Resultado] = {}
+    barra = tqdm(
+        total=len(tareas),
+        desc="Calificando",
+        unit="entrega",
+        disable=not progreso,
+        file=sys.stderr,
+    )
+    with Gradebook(db_url) as gb:
+
+        def terminar(resultado: Resultado):
+            _volcar(gb, resultado, celdas[resultado.modulo])
+            resultados[(resultado.alumno, resultado.modulo)] = resultado
+            barra.update(1)
+
+        futuros = {grupo.enviar(funcion, t, ctx, manuales[(t.alumno, t.modulo)]): t for t in tareas}
+        pendientes = []
+        for futuro in as_completed(futuros):
+            tarea = futuros[futuro]
+            try:
+                terminar(futuro.result())
+            except BrokenProcessPool:
+                pendientes.append(tarea)
+            except Exception as error:  # el trabajador no debería lanzar nada
+                resultado = Resultado(alumno=tarea.alumno, modulo=tarea.modulo)
+                for cuaderno in ctx.cuadernos.get(tarea.modulo, []):
+                    resultado.errores[cuaderno] = f"error interno del calificador ({error})"
+                terminar(resultado)
+        # Si un trabajador murió, el grupo entero queda inservible: lo que faltaba se
+        # califica tarea a tarea en procesos propios, así que el culpable queda identificado.
+        for tarea in pendientes:
+            manual = manuales[(tarea.alumno, tarea.modulo)]
+            terminar(_en_proceso_propio(tarea, ctx, manual, funcion))
+    barra.close()
+    return resultados
+
+
+def _puntos(gb, alumno: str, modulo: str, celdas: dict) -> dict[str, float]:
+    """Puntos de cada celda de prueba en el libro principal (incluye notas manuales)."""
+    puntos = {}
+    for cuaderno, lista in celdas.items():
+        for grade_id, _ in lista:
+            puntos[grade_id] = float(gb.find_grade(grade_id, cuaderno, modulo, alumno).score)
+        penalizacion = gb.find_submission_notebook(cuaderno, modulo, alumno)
+        if penalizacion.late_submission_penalty:
+            puntos[f"_penalizacion_{cuaderno}"] = -float(penalizacion.late_submission_penalty)
+    return puntos
+
+
+def _resumen(tareas, resultados, celdas, db_url) -> list[Fila]:
+    from nbgrader.api import Gradebook
+
+    filas = []
+    with Gradebook(db_url) as gb:
+        for tarea in tareas:
+            resultado = resultados.get((tarea.alumno, tarea.modulo))
+            if tarea.modulo == SIN_MODULO or resultado is None:
+                filas.append(Fila(tarea.alumno, tarea.modulo, 0.0, 0.0, _estado(None, tarea, True)))
+                continue
+            definicion = celdas[tarea.modulo]
+            maximo = sum(p for lista in definicion.values() for _, p in lista)
+            try:
+                puntos = sum(_puntos(gb, tarea.alumno, tarea.modulo, definicion).values())
+            except Exception:
+                puntos = 0.0
+            varios = len(definicion) > 1
+            estado = _estado(resultado, tarea, varios)
+            filas.append(
+                Fila(tarea.alumno, tarea.modulo, puntos, maximo, estado, resultado.segundos)
+            )
+    return sorted(filas, key=lambda f: (f.alumno, f.modulo))
+
+
+def _escribir_csv(trabajo: Path, tareas, filas, celdas, db_url) -> tuple[Path, Path]:
+    from nbgrader.api import Gradebook
+
+    modulos = sorted(celdas)
+    columnas = ["alumno", "origen"]
+    for modulo in modulos:
+        columnas += [g for lista in celdas[modulo].values() for g, _ in lista]
+        columnas += [modulo, f"{modulo}_estado"]
+    columnas.append("total")
+    estados = {(f.alumno, f.modulo): f for f in filas}
+    alumnos: dict[str, dict] = {}
+    with Gradebook(db_url) as gb:
+        for tarea in sorted(tareas, key=lambda t: (t.alumno, t.modulo)):
+            fila = alumnos.setdefault(tarea.alumno, {"alumno": tarea.alumno, "origen": set()})
+            fila["origen"].add(tarea.origen)
+            if tarea.modulo not in celdas:
+                continue
+            resumen = estados[(tarea.alumno, tarea.modulo)]
+            try:
+                puntos = _puntos(gb, tarea.alumno, tarea.modulo, celdas[tarea.modulo])
+            except Exception:
+                puntos = {}
+            for grade_id, valor in puntos.items():
+                if not grade_id.startswith("_"):
+                    fila[grade_id] = _numero(valor)
+            fila[tarea.modulo] = _numero(resumen.puntos)
+            fila[f"{tarea.modulo}_estado"] = resumen.estado
+    for fila in alumnos.values():
+        fila["origen"] = " ".join(sorted(fila["origen"]))
+        fila["total"] = _numero(sum(f.puntos for f in filas if f.alumno == fila["alumno"]))
+    notas_csv = trabajo / "notas.csv"
+    with notas_csv.open("w", newline="", encoding="utf-8") as archivo:
+        escritor = csv.DictWriter(archivo, fieldnames=columnas)
+        escritor.writeheader()
+        for alumno in sorted(alumnos):
+            escritor.writerow(alumnos[alumno])
+    resumen_csv = trabajo / "resumen.csv"
+    with resumen_csv.open("w", newline="", encoding="utf-8") as archivo:
+        escritor = csv.writer(archivo)
+        escritor.writerow(["alumno", "módulo", "puntos", "máximo", "estado", "segundos"])
+        for f in filas:
+            escritor.writerow(
+                [
+                    f.alumno,
+                    f.modulo,
+                    _numero(f.puntos),
+                    _numero(f.maximo),
+                    f.estado,
+                    f"{f.segundos:.2f}",
+                ]
+            )
+    return notas_csv, resumen_csv

@@ -1,0 +1,211 @@
+"""Ejecución robusta de las entregas: un fallo en una celda no arruina el resto del cuaderno.
+
+:class:`EjecutarRobusto` es el preprocesador ``Execute`` de la calificación. Usa el núcleo
+aislado y con límites de :mod:`autograder.aislamiento` y, además:
+
+- si una celda agota su tiempo (``Execute.timeout``), se interrumpe y se sigue con la
+  siguiente; si el núcleo ni siquiera responde después, se da por perdido;
+- el cuaderno entero tiene un tiempo máximo (``tiempo_total``);
+- si el núcleo muere (``os._exit``, una señal, memoria o CPU agotadas), las celdas ya
+  ejecutadas conservan su resultado y las siguientes quedan marcadas como no ejecutadas (sus
+  pruebas valen 0), en lugar de perder el cuaderno entero como haría nbgrader;
+- anota cada incidencia (tiempo agotado, memoria agotada, núcleo muerto) en los metadatos del
+  cuaderno con el número de celda (ver :func:`autograder.preprocesadores.incidencias`).
+"""
+
+from __future__ import annotations
+
+import re
+from queue import Empty
+from time import monotonic
+
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import ensure_async, run_sync
+from nbformat.notebooknode import from_dict
+from nbgrader import utils
+from traitlets import Integer
+
+from autograder.aislamiento import EjecutarAislado, motivo_fallo
+from autograder.preprocesadores import anotar
+
+NOMBRE_NO_EJECUTADA = "CeldaNoEjecutada"
+NOMBRE_TIEMPO = "CellTimeoutError"
+_MEMORIA = re.compile(
+    r"can't allocate memory|Cannot allocate memory|Unable to allocate|out of memory|bad_alloc",
+    re.I,
+)
+_NOMBRES_MEMORIA = {"MemoryError", "_ArrayMemoryError", "OutOfMemoryError"}
+
+
+def error_de_memoria(ename: str, evalue: str) -> bool:
+    """Indica si un error de celda se debe a que se agotó la memoria.
+
+    >>> error_de_memoria("RuntimeError", "DefaultCPUAllocator: can't allocate memory: ...")
+    True
+    >>> error_de_memoria("ValueError", "forma incorrecta")
+    False
+    """
+    return ename in _NOMBRES_MEMORIA or bool(_MEMORIA.search(evalue or ""))
+
+
+def _salida_error(nombre: str, mensaje: str):
+    return from_dict(
+        {
+            "output_type": "error",
+            "ename": nombre,
+            "evalue": mensaje,
+            "traceback": [f"{nombre}: {mensaje}"],
+        }
+    )
+
+
+class EjecutarRobusto(EjecutarAislado):
+    """``Execute`` de la calificación: núcleo aislado con límites y fallos acotados a su celda."""
+
+    espera_respuesta = Integer(
+        10, help="Segundos que se espera al núcleo tras interrumpir una celda por tiempo."
+    ).tag(config=True)
+    tiempo_total = Integer(
+        0,
+        help="Segundos como máximo para todo el cuaderno (0: sin límite); al pasarlos, "
+        "las celdas que faltan no se ejecutan.",
+    ).tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._motivo = None
+        self._agotado = False
+        self._siguiente = 0
+        self._inicio = monotonic()
+        try:
+            nb, resources = super().preprocess(nb, resources, km)
+        except Exception as error:
+            # El núcleo no arrancó o falló algo fuera de una celda: nada de lo que quede sin
+            # ejecutar puede contar como correcto (una celda de prueba sin salida vale el máximo).
+            if self._motivo is None:
+                motivo = motivo_fallo(error) or f"{type(error).__name__}: {error}"
+                self._motivo = (
+                    f"el núcleo no pudo arrancar ({motivo})"
+                    if self._siguiente == 0
+                    else f"la ejecución se interrumpió ({motivo})"
+                )
+                anotar(nb, "nucleo", self._motivo)
+            for cell in nb.cells[self._siguiente :]:
+                self._marcar_no_ejecutada(cell)
+        for posicion, cell in enumerate(nb.cells, start=1):
+            if cell.cell_type != "code":
+                continue
+            if any(
+                s.output_type == "error" and error_de_memoria(s.ename, s.evalue)
+                for s in cell.outputs
+            ):
+                anotar(nb, "memoria", f"memoria agotada en la celda {posicion}", posicion)
+        return nb, resources
+
+    def _marcar_no_ejecutada(self, cell):
+        if cell.cell_type == "code" and cell.source.strip():
+            cell.outputs = [_salida_error(NOMBRE_NO_EJECUTADA, f"no se ejecutó: {self._motivo}")]
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        respuesta = kwargs.get("execute_reply") or {}
+        if respuesta.get("content", {}).get("ename") == self.error_on_timeout.get("ename"):
+            self._agotado = True
+
+    def preprocess_cell(self, cell, resources, index):
+        posicion = index + 1
+        self._siguiente = posicion
+        if (
+            self._motivo is None
+            and self.tiempo_total
+            and cell.cell_type == "code"
+            and monotonic() - self._inicio > self.tiempo_total
+        ):
+            self._abandonar(f"se agotó el tiempo total del cuaderno ({self.tiempo_total} s)")
+        if self._motivo is not None:
+            self._marcar_no_ejecutada(cell)
+            return cell, resources
+        if utils.is_grade(cell):
+            # Una etiqueta «skip-execution» no puede librar a una prueba de ejecutarse.
+            etiquetas = cell.metadata.get("tags", [])
+            if self.skip_cells_with_tag in etiquetas:
+                cell.metadata["tags"] = [e for e in etiquetas if e != self.skip_cells_with_tag]
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except DeadKernelError as error:
+            self._nucleo_muerto(cell, posicion, error)
+            return cell, resources
+        except CellTimeoutError:
+            # nbclient se rinde si, tras interrumpir, el núcleo no termina la celda.
+            self._tiempo_agotado(cell, posicion)
+            self._abandonar(f"el núcleo no respondió tras agotar el tiempo en la celda {posicion}")
+            return cell, resources
+        except Exception as error:
+            cell.outputs.append(_salida_error(type(error).__name__, str(error)))
+            self._abandonar(f"error al ejecutar la celda {posicion}: {error}")
+            return cell, resources
+        if self._agotado:
+            self._agotado = False
+            self._tiempo_agotado(cell, posicion, ya_anotada=True)
+            if not self._responde():
+                self._abandonar(
+                    f"el núcleo no respondió tras agotar el tiempo en la celda {posicion}"
+                )
+        return cell, resources
+
+    def _tiempo_agotado(self, cell, posicion: int, ya_anotada: bool = False):
+        if not ya_anotada:
+            cell.outputs.append(
+                _salida_error(NOMBRE_TIEMPO, self.error_on_timeout.get("evalue", ""))
+            )
+        anotar(self.nb, "tiempo", f"tiempo agotado en la celda {posicion}", posicion)
+
+    def _nucleo_muerto(self, cell, posicion: int, error: Exception):
+        motivo = None
+        if hasattr(self.km, "motivo"):
+            motivo = self.km.motivo()
+        motivo = motivo or motivo_fallo(error)
+        texto = (motivo or "").lower()
+        if "límite de memoria" in texto:
+            tipo, mensaje = "memoria", f"memoria agotada en la celda {posicion}"
+        elif "tiempo de cpu" in texto and "sigkill" not in texto:
+            tipo, mensaje = "cpu", f"tiempo de CPU agotado en la celda {posicion}"
+        else:
+            tipo, mensaje = "nucleo", f"el núcleo murió en la celda {posicion}"
+        if motivo:
+            mensaje += f" ({motivo})"
+        cell.outputs.append(_salida_error("DeadKernelError", mensaje))
+        anotar(self.nb, tipo, mensaje, posicion)
+        self._motivo = mensaje
+
+    def _responde(self) -> bool:
+        """Comprueba que el núcleo contesta a ``kernel_info`` tras una interrupción."""
+
+        async def sondear() -> bool:
+            identificador = self.kc.kernel_info()
+            limite = monotonic() + self.espera_respuesta
+            while (resto := limite - monotonic()) > 0:
+                try:
+                    mensaje = await ensure_async(self.kc.shell_channel.get_msg(timeout=resto))
+                except Empty:
+                    return False
+                if mensaje["parent_header"].get("msg_id") == identificador:
+                    return True
+            return False
+
+        try:
+            return run_sync(sondear)()
+        except Exception:
+            return False
+
+    def _abandonar(self, motivo: str):
+        """Detiene el núcleo; las celdas siguientes no se ejecutan."""
+        self._motivo = motivo
+        anotar(self.nb, "nucleo", motivo)
+
+        async def detener():
+            await ensure_async(self.km.shutdown_kernel(now=True))
+
+        try:
+            run_sync(detener)()
+        except Exception as error:
+            self.log.warning("No se pudo detener el núcleo: %s", error)

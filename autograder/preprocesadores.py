@@ -1,0 +1,424 @@
+"""Preprocesadores de nbgrader del curso.
+
+Al sanear la entrega (antes de ejecutarla):
+
+- :class:`RepararMetadatos`: quita los metadatos de nbgrader dañados (la celda pasa a ser
+  normal; si era una prueba, :class:`RestaurarCeldas` la repone).
+- :class:`RestaurarCeldas`: como ``OverwriteCells``, pero también impone los indicadores de
+  cada celda (prueba, respuesta, bloqueada, puntos) según el libro de notas, olvida los
+  ``grade_id`` desconocidos y repone las celdas de prueba que falten en un lugar robusto.
+- :class:`NeutralizarOrdenesSistema`: comenta ``!pip install …``, ``%pip``, ``%%bash``…
+
+Tras ejecutar: :class:`FiltrarAvisos` pasa a stdout los avisos (``UserWarning``,
+``RuntimeWarning``…) y las barras de progreso que las celdas de prueba escribieron en stderr,
+para que no resten puntos; los errores de verdad siguen restando.
+
+En la retroalimentación: :class:`LimpiarRetroalimentacion` quita las pruebas ocultas y reduce
+los errores de las celdas de prueba a «Tipo: mensaje».
+
+Las incidencias (celdas restauradas, órdenes desactivadas…) se anotan en los metadatos del
+cuaderno (:data:`CLAVE_METADATOS`) y las lee ``autograder.calificacion``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from nbformat.notebooknode import NotebookNode, from_dict
+from nbgrader import utils
+from nbgrader.api import Gradebook
+from nbgrader.nbgraderformat import MetadataValidator
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
+from traitlets import Dict, List, Unicode
+
+CLAVE_METADATOS = "calificacion_curso"
+INICIO_OCULTAS = "BEGIN HIDDEN TESTS"
+FIN_OCULTAS = "END HIDDEN TESTS"
+
+
+def anotar(nb: NotebookNode, tipo: str, mensaje: str, celda: int | None = None) -> None:
+    """Añade una incidencia a los metadatos del cuaderno.
+
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook()
+    >>> anotar(nb, "aviso", "algo pasó", celda=3)
+    >>> incidencias(nb)
+    [{'tipo': 'aviso', 'mensaje': 'algo pasó', 'celda': 3}]
+    """
+    registro = nb.metadata.setdefault(CLAVE_METADATOS, {}).setdefault("incidencias", [])
+    incidencia = {"tipo": tipo, "mensaje": mensaje}
+    if celda is not None:
+        incidencia["celda"] = celda
+    registro.append(from_dict(incidencia))
+
+
+def incidencias(nb: NotebookNode) -> list[dict]:
+    """Incidencias anotadas en un cuaderno (lista vacía si no hay)."""
+    return [dict(i) for i in nb.metadata.get(CLAVE_METADATOS, {}).get("incidencias", [])]
+
+
+def _plural(n: int, singular: str, plural: str) -> str:
+    return f"{n} {singular if n == 1 else plural}"
+
+
+class RepararMetadatos(NbGraderPreprocessor):
+    """Quita los metadatos de nbgrader que no superan la validación del esquema."""
+
+    def preprocess(self, nb, resources):
+        validador = MetadataValidator()
+        dañadas = []
+        for posicion, cell in enumerate(nb.cells, start=1):
+            if "nbgrader" not in cell.metadata:
+                continue
+            try:
+                validador.upgrade_cell_metadata(cell)
+                validador.validate_cell(cell)
+            except Exception:
+                del cell.metadata["nbgrader"]
+                dañadas.append(posicion)
+        if dañadas:
+            lista = ", ".join(map(str, dañadas))
+            anotar(
+                nb,
+                "metadatos",
+                f"metadatos de nbgrader dañados en {_plural(len(dañadas), 'celda', 'celdas')} "
+                f"({lista}): se ignoran",
+            )
+        return nb, resources
+
+
+def _visible(fuente: str) -> str:
+    """Lo que ve el alumno de una celda del original: sin el bloque de pruebas ocultas."""
+    celda = from_dict({"cell_type": "code", "source": fuente, "metadata": {}})
+    try:
+        ClearHiddenTests()._remove_hidden_test_region(celda)
+    except RuntimeError:
+        return fuente
+    return celda.source
+
+
+def _identificar(nb, celda, nombre: str) -> None:
+    """Da a una celda repuesta el ``id`` que exige nbformat 4.5 (estable y único)."""
+    if (nb.nbformat, nb.get("nbformat_minor", 0)) >= (4, 5):
+        usados = {c.get("id") for c in nb.cells}
+        identificador, n = f"restaurada-{nombre}"[:60], 2
+        while identificador in usados:
+            identificador, n = f"restaurada-{nombre}"[:56] + f"-{n}", n + 1
+        celda["id"] = identificador
+
+
+class RestaurarCeldas(OverwriteCells):
+    """``OverwriteCells`` que no se deja engañar por metadatos cambiados ni celdas borradas."""
+
+    orden = Dict(
+        help="Cuaderno -> grade_id de sus celdas en el orden del original (para reponer las "
+        "que falten en su sitio); sin él se usa el orden del libro de notas."
+    ).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        self.notebook_id = resources["nbgrader"]["notebook"]
+        self.assignment_id = resources["nbgrader"]["assignment"]
+        self.db_url = resources["nbgrader"]["db_url"]
+        with Gradebook(self.db_url) as gb:
+            fuente = gb.find_notebook(self.notebook_id, self.assignment_id)
+            self._puntos = {c.name: c.max_score for c in fuente.grade_cells}
+            self._respuestas = {c.name for c in fuente.solution_cells}
+            self._tareas = {c.name: c.max_score for c in fuente.task_cells}
+            self._fuentes = {
+                c.name: (c.locked, {c.source.rstrip(), _visible(c.source).rstrip()}, c.cell_type)
+                for c in fuente.source_cells
+            }
+        self._modificadas = []
+        self._repuestas = []
+        self._desconocidas = 0
+        nb, resources = super().preprocess(nb, resources)
+        if self._modificadas:
+            anotar(
+                nb,
+                "prueba_modificada",
+                "celdas de prueba modificadas (se califica con las originales): "
+                + ", ".join(self._modificadas),
+            )
+        if self._repuestas:
+            anotar(
+                nb,
+                "prueba_restaurada",
+                "celdas de prueba que faltaban (se han restaurado): " + ", ".join(self._repuestas),
+            )
+        if self._desconocidas:
+            anotar(
+                nb,
+                "celda_desconocida",
+                f"{_plural(self._desconocidas, 'celda', 'celdas')} con un grade_id que no existe "
+                "en la tarea: se tratan como celdas normales",
+            )
+        return nb, resources
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        meta = cell.metadata.get("nbgrader")
+        if meta is None or "grade_id" not in meta:
+            return cell, resources
+        nombre = meta["grade_id"]
+        if nombre not in self._fuentes:
+            del cell.metadata["nbgrader"]
+            self._desconocidas += 1
+            return cell, resources
+        # Los indicadores vienen del libro de notas, no de la entrega.
+        bloqueada, originales, tipo = self._fuentes[nombre]
+        meta["grade"] = nombre in self._puntos
+        meta["solution"] = nombre in self._respuestas
+        meta["task"] = nombre in self._tareas
+        meta["locked"] = bloqueada
+        if nombre in self._puntos:
+            meta["points"] = self._puntos[nombre]
+        elif nombre in self._tareas:
+            meta["points"] = self._tareas[nombre]
+        else:
+            meta.pop("points", None)
+        if (
+            nombre in self._puntos
+            and nombre not in self._respuestas
+            and (cell.cell_type != tipo or cell.source.rstrip() not in originales)
+        ):
+            self._modificadas.append(nombre)
+        return super().preprocess_cell(cell, resources, cell_index)
+
+    @staticmethod
+    def _posiciones(nb) -> dict[str, int]:
+        return {
+            c.metadata["nbgrader"]["grade_id"]: i
+            for i, c in enumerate(nb.cells)
+            if "grade_id" in c.metadata.get("nbgrader", {})
+        }
+
+    def add_missing_grade_cells(self, nb, resources):
+        """Repone cada celda de prueba que falta tras la celda anterior que sí está."""
+        fuente = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        fuentes = {c.name: c for c in fuente.source_cells}
+        orden = [n for n in self.orden.get(self.notebook_id, []) if n in fuentes]
+        orden += [n for n in fuentes if n not in orden]
+        respuestas = {c.name for c in fuente.solution_cells}
+        pruebas = sorted(fuente.grade_cells, key=lambda c: orden.index(c.name))
+        for prueba in pruebas:
+            posiciones = self._posiciones(nb)
+            if prueba.name in posiciones:
+                continue
+            self.log.warning("Falta la celda de prueba %s: se restaura", prueba.name)
+            celda = self.missing_cell_transform(
+                fuentes[prueba.name], prueba.max_score, is_solution=prueba.name in respuestas
+            )
+            _identificar(nb, celda, prueba.name)
+            anteriores = [
+                posiciones[n] for n in orden[: orden.index(prueba.name)] if n in posiciones
+            ]
+            nb.cells.insert(max(anteriores) + 1 if anteriores else 0, celda)
+            self._repuestas.append(prueba.name)
+        return nb, resources
+
+    def add_missing_task_cells(self, nb, resources):
+        """Repone al final las celdas de tarea que falten (como nbgrader)."""
+        fuente = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        fuentes = {c.name: c for c in fuente.source_cells}
+        posiciones = self._posiciones(nb)
+        for tarea in fuente.task_cells:
+            if tarea.name not in posiciones:
+                celda = self.missing_cell_transform(
+                    fuentes[tarea.name], tarea.max_score, is_task=True
+                )
+                _identificar(nb, celda, tarea.name)
+                nb.cells.append(celda)
+                self._repuestas.append(tarea.name)
+        return nb, resources
+
+
+# Líneas que ejecutan órdenes del sistema (no tienen sentido al calificar: `!pip install`
+# tardaría o fallaría sin red) y magias de celda que lanzan otro intérprete.
+_ORDEN_LINEA = re.compile(r"^\s*(!|%(pip|conda|mamba|micromamba|sx|system|sh)\b)")
+_MAGIA_CELDA = re.compile(
+    r"^\s*%%(bash|sh|script|system|perl|ruby|python|python2|python3|pypy|sx)\b"
+)
+
+
+class NeutralizarOrdenesSistema(NbGraderPreprocessor):
+    """Comenta las órdenes de sistema (``!pip``, ``%pip``, ``%%bash``…) de las celdas del alumno."""
+
+    prefijo = Unicode("# [desactivado al calificar] ").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        cambiadas = 0
+        for cell in nb.cells:
+            if cell.cell_type != "code" or utils.is_locked(cell):
+                continue
+            lineas = cell.source.split("\n")
+            primera = next((linea for linea in lineas if linea.strip()), "")
+            if _MAGIA_CELDA.match(primera):
+                nuevas = [self.prefijo + linea for linea in lineas]
+            else:
+                nuevas = [
+                    self.prefijo + linea if _ORDEN_LINEA.match(linea) else linea for linea in lineas
+                ]
+            if nuevas != lineas:
+                cell.source = "\n".join(nuevas)
+                cambiadas += 1
+        if cambiadas:
+            anotar(
+                nb,
+                "ordenes_sistema",
+                "se desactivaron las órdenes de sistema (!pip, %pip, %%bash…) de "
+                + _plural(cambiadas, "celda", "celdas"),
+            )
+        return nb, resources
+
+
+# Avisos de Python ("archivo:línea: UserWarning: texto") con su línea de código sangrada, y
+# barras de progreso de tqdm ("100%|█████| 10/10 [00:01<00:00, 9.8it/s]").
+_AVISO = re.compile(r"^.*:\d+: [A-Za-z_][\w.]*Warning: ")
+_BARRA = re.compile(r"^.*\d+%\|.*\|.*\[.*(it/s|s/it|\?it/s|B/s)\]\s*$")
+
+
+def separar_avisos(texto: str) -> tuple[str, str]:
+    """Divide un texto de stderr en (avisos y barras de progreso, resto).
+
+    >>> avisos, resto = separar_avisos("a.py:3: UserWarning: ojo\\n  x = f()\\nTraceback\\n")
+    >>> avisos
+    'a.py:3: UserWarning: ojo\\n  x = f()\\n'
+    >>> resto
+    'Traceback\\n'
+    """
+    avisos, resto = [], []
+    en_aviso = False
+    for linea in texto.splitlines(keepends=True):
+        if _AVISO.match(linea) or _BARRA.match(linea.replace("\r", "")):
+            avisos.append(linea)
+            en_aviso = True
+        elif en_aviso and linea.startswith("  "):
+            avisos.append(linea)
+        else:
+            en_aviso = False
+            resto.append(linea)
+    return "".join(avisos), "".join(resto)
+
+
+class FiltrarAvisos(NbGraderPreprocessor):
+    """En las celdas de prueba, los avisos y las barras de progreso pasan de stderr a stdout."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type != "code" or not utils.is_grade(cell):
+            return cell, resources
+        salidas = []
+        for salida in cell.outputs:
+            if salida.output_type == "stream" and salida.name == "stderr":
+                avisos, resto = separar_avisos(salida.text)
+                if avisos:
+                    salidas.append(
+                        from_dict({"output_type": "stream", "name": "stdout", "text": avisos})
+                    )
+                if resto.strip():
+                    salida.text = resto
+                    salidas.append(salida)
+            else:
+                salidas.append(salida)
+        cell.outputs = salidas
+        return cell, resources
+
+
+# Marcas en inglés que pone LimitOutput de nbgrader al recortar salidas y trazas.
+_RECORTE_NBGRADER = "... Output truncated ..."
+_TRAZA_NBGRADER = "... Traceback truncated ..."
+
+
+def _lineas_ocultas(fuente: str) -> tuple[str, list[str]]:
+    """Devuelve (fuente sin pruebas ocultas, líneas ocultas significativas)."""
+    visibles, ocultas = [], []
+    dentro = False
+    for linea in fuente.split("\n"):
+        if INICIO_OCULTAS in linea:
+            if not dentro:
+                sangria = linea[: len(linea) - len(linea.lstrip())]
+                visibles.append(f"{sangria}# (pruebas ocultas: no se muestran)")
+            dentro = True
+        elif FIN_OCULTAS in linea:
+            dentro = False
+        elif dentro:
+            texto = linea.strip()
+            if len(texto) >= 4 and re.search(r"\w", texto):
+                ocultas.append(texto)
+        else:
+            visibles.append(linea)
+    return "\n".join(visibles), ocultas
+
+
+class LimpiarRetroalimentacion(NbGraderPreprocessor):
+    """Quita de la retroalimentación las pruebas ocultas y todo lo que pueda delatarlas.
+
+    En las celdas con pruebas ocultas: el bloque oculto se sustituye por un comentario, los
+    errores se reducen a «Tipo: mensaje» (sin traceback, que cita líneas ocultas) y de las
+    salidas de texto se quitan las líneas que citan código oculto. En el resto de celdas
+    también se quitan esas líneas de las salidas.
+    """
+
+    max_lineas = 40
+    display_data_priority = List(NbGraderPreprocessor.display_data_priority.default_value).tag(
+        config=True
+    )
+
+    def preprocess(self, nb, resources):
+        self._ocultas = []
+        con_ocultas = set()
+        for cell in nb.cells:  # comentario automático de nbgrader para respuestas sin tocar
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("comment") == "No response.":
+                meta["comment"] = "Sin respuesta."
+        for posicion, cell in enumerate(nb.cells):
+            if cell.cell_type == "code" and INICIO_OCULTAS in cell.source:
+                cell.source, ocultas = _lineas_ocultas(cell.source)
+                self._ocultas.extend(ocultas)
+                con_ocultas.add(posicion)
+        for posicion, cell in enumerate(nb.cells):
+            if cell.cell_type == "code":
+                limpias = (self._limpiar(s, posicion in con_ocultas) for s in cell.outputs)
+                cell.outputs = [s for s in limpias if s is not None]
+        nb.metadata.pop(CLAVE_METADATOS, None)
+        return nb, resources
+
+    def _filtrar(self, texto: str, recortar: bool) -> str:
+        texto = texto.replace(_RECORTE_NBGRADER, "… (salida recortada) …")
+        lineas = [
+            linea
+            for linea in texto.splitlines(keepends=True)
+            if not any(oculta in linea for oculta in self._ocultas)
+        ]
+        if recortar and len(lineas) > self.max_lineas:
+            lineas = lineas[: self.max_lineas] + ["… (salida recortada)\n"]
+        return "".join(lineas)
+
+    def _limpiar(self, salida, con_ocultas: bool):
+        if salida.output_type == "error":
+            if not con_ocultas and not any(
+                oculta in linea for linea in salida.traceback for oculta in self._ocultas
+            ):
+                salida.traceback = [
+                    "… (traza recortada) …" if linea == _TRAZA_NBGRADER else linea
+                    for linea in salida.traceback
+                ]
+                return salida
+            mensaje = (salida.evalue or "").strip().split("\n")[0][:500]
+            if any(oculta in mensaje for oculta in self._ocultas):
+                mensaje = ""
+            salida.evalue = mensaje
+            salida.traceback = [f"{salida.ename}: {mensaje}" if mensaje else salida.ename]
+            return salida
+        if salida.output_type == "stream":
+            salida.text = self._filtrar(salida.text, con_ocultas)
+            return salida if salida.text else None
+        if salida.output_type in ("execute_result", "display_data"):
+            if con_ocultas:
+                texto = salida.get("data", {}).get("text/plain")
+                if texto is None:
+                    return None
+                salida.data = {"text/plain": self._filtrar(texto, True)}
+                salida.metadata = {}
+            elif "text/plain" in salida.get("data", {}):
+                salida.data["text/plain"] = self._filtrar(salida.data["text/plain"], False)
+            return salida
+        return salida
