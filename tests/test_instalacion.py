@@ -137,7 +137,8 @@ def test_readme_documenta_las_variables_de_entorno():
 
 CONDA_A_PIP = {"pytorch": "torch", "python-graphviz": "graphviz"}
 SOLO_CONDA = {"python", "pip", "graphviz"}  # el intérprete, pip y los programas de Graphviz
-SOLO_PIP = {"torchviz"}  # no está en conda-forge: llega con pip install -e ".[mnist]"
+# No están en conda-forge: llegan con pip install -e ".[mnist]".
+SOLO_PIP = {"torchviz", "jupyterlab-language-pack-es-es"}
 
 
 def _requisitos(lista: list[str]) -> dict[str, str]:
