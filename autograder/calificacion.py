@@ -57,28 +57,6 @@ from autograder.entregas import Tarea, leer_definiciones, recoger
 from autograder.generacion import generar_tareas
 from autograder.preprocesadores import incidencias
 
-PREPROCESADORES_SANEAR = [
-    "autograder.preprocesadores.RepararMetadatos",
-    "nbgrader.preprocessors.ClearOutput",
-    "nbgrader.preprocessors.DeduplicateIds",
-    "nbgrader.preprocessors.OverwriteKernelspec",
-    "autograder.preprocesadores.RestaurarCeldas",
-    "autograder.preprocesadores.NeutralizarOrdenesSistema",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
-PREPROCESADORES_CALIFICAR = [
-    "autograder.ejecucion.EjecutarRobusto",
-    "autograder.preprocesadores.FiltrarAvisos",
-    "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
-PREPROCESADORES_RETROALIMENTACION = [
-    "nbgrader.preprocessors.GetGrades",
-    "autograder.preprocesadores.LimpiarRetroalimentacion",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]
 SIN_MODULO = "?"
 MAX_ARCHIVO_MB = 50  # archivos creados por el alumno que se copian al directorio de trabajo
 # Módulos que los trabajadores importan una sola vez (el servidor de procesos los precarga).
@@ -220,9 +198,6 @@ def _config_tarea(ctx: _Contexto, privada: Path, tarea: Tarea):
     cfg.CourseDirectory.student_id = tarea.alumno
     cfg.CourseDirectory.notebook_id = "*"
     cfg.BaseConverter.force = True
-    cfg.Autograde.sanitize_preprocessors = PREPROCESADORES_SANEAR
-    cfg.Autograde.autograde_preprocessors = PREPROCESADORES_CALIFICAR
-    cfg.GenerateFeedback.preprocessors = PREPROCESADORES_RETROALIMENTACION
     cfg.RestaurarCeldas.orden = ctx.orden.get(tarea.modulo, {})
     cfg.Execute.timeout = ctx.tiempo_celda
     cfg.EjecutarRobusto.tiempo_total = ctx.cpu_segundos

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import inspect
 import io
 import math
 import types
@@ -694,20 +693,6 @@ def _gradiente_como_tensor(g: Any, entrada: torch.Tensor, nombre: str, variable:
     return g.detach(), None
 
 
-def _nombres_de_parametros(f: Callable, cuantos: int) -> list[str]:
-    """Nombres de los parámetros de ``f`` si se pueden leer; si no, «la entrada 1», …"""
-    try:
-        parametros = list(inspect.signature(f).parameters.values())
-    except (TypeError, ValueError):
-        parametros = []
-    posicionales = [
-        p.name for p in parametros if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
-    if len(posicionales) >= cuantos:
-        return posicionales[:cuantos]
-    return [f"la entrada {i}" for i in range(1, cuantos + 1)]
-
-
 def _verificar_referencias(auto, numerico, valor_f, nombres, escala_global):
     """Las dos referencias deben coincidir; si no, el fallo es del enunciado, no del alumno."""
     for a, d, nombre in zip(auto, numerico, nombres, strict=True):
@@ -790,7 +775,7 @@ def comprobar_gradientes(
     ...                      nombres=["a", "b"])
     ✔ ¡Correcto! Los gradientes respecto a a y b coinciden con la referencia.
     """
-    from course_utils.gradientes import gradiente_autograd, gradiente_numerico
+    from course_utils.gradientes import _nombres_por_defecto, gradiente_autograd, gradiente_numerico
 
     if not entradas:
         raise ValueError(f"{AVISO_INTERNO}: comprobar_gradientes necesita al menos una entrada.")
@@ -798,7 +783,7 @@ def comprobar_gradientes(
         if isinstance(gradientes, Mapping) and len(gradientes) == len(entradas):
             nombres = [str(k) for k in gradientes]
         else:
-            nombres = _nombres_de_parametros(f, len(entradas))
+            nombres = _nombres_por_defecto(f, len(entradas), generico="la entrada {}")
     nombres = list(nombres)
     if len(nombres) != len(entradas):
         raise ValueError(

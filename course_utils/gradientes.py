@@ -182,7 +182,7 @@ class TablaGradientes:
         return f"<table><thead><tr>{cabecera}</tr></thead><tbody>{cuerpo}</tbody></table>"
 
 
-def _nombres_por_defecto(f, cuantos: int) -> list[str]:
+def _nombres_por_defecto(f, cuantos: int, generico: str = "entrada {}") -> list[str]:
     """Nombres de los parámetros de f si se pueden leer; si no, «entrada 1», «entrada 2»…"""
     try:
         parametros = list(inspect.signature(f).parameters.values())
@@ -193,7 +193,7 @@ def _nombres_por_defecto(f, cuantos: int) -> list[str]:
     ]
     if len(posicionales) >= cuantos:
         return posicionales[:cuantos]
-    return [f"entrada {i}" for i in range(1, cuantos + 1)]
+    return [generico.format(i) for i in range(1, cuantos + 1)]
 
 
 def comparar_gradientes(f, *tensores, nombres=None, h: float = 1e-6) -> TablaGradientes:

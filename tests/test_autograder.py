@@ -198,12 +198,13 @@ def test_configuracion_en_espanol_y_coherente():
         assert "{num_" in mensaje and "CELDA" in mensaje and "CELL" not in mensaje
     assert 0 < config.Execute.timeout <= 600
     assert "faltaba" in config.OverwriteCells.missing_cell_notification
-    # `curso calificar` impone las mismas listas que la configuración usa con nbgrader.
-    assert list(config.Autograde.sanitize_preprocessors) == calificacion.PREPROCESADORES_SANEAR
-    assert list(config.Autograde.autograde_preprocessors) == calificacion.PREPROCESADORES_CALIFICAR
+    # `curso calificar` usa estas listas tal cual: blindan la nota y limpian la retroalimentación.
+    assert "autograder.preprocesadores.RestaurarCeldas" in config.Autograde.sanitize_preprocessors
+    assert config.Autograde.autograde_preprocessors[0] == "autograder.ejecucion.EjecutarRobusto"
+    assert "autograder.preprocesadores.FiltrarAvisos" in config.Autograde.autograde_preprocessors
     assert (
-        list(config.GenerateFeedback.preprocessors)
-        == calificacion.PREPROCESADORES_RETROALIMENTACION
+        "autograder.preprocesadores.LimpiarRetroalimentacion"
+        in config.GenerateFeedback.preprocessors
     )
 
 
