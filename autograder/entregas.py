@@ -26,7 +26,8 @@ from pathlib import Path
 from autograder.configuracion import ignorado
 
 MAX_CUADERNO_MB = 50
-_SUFIJOS_PLATAFORMA = re.compile(r"_?assignsubmission_(file|onlinetext)_?$", re.I)
+# Moodle: «Nombre Apellido_12345_assignsubmission_file_…».
+_SUFIJOS_PLATAFORMA = re.compile(r"(_\d+)?_?assignsubmission_(file|onlinetext)_?$", re.I)
 
 
 @dataclass
@@ -117,12 +118,12 @@ def _reconocer_por_nombre(nombre: str, definiciones: dict[str, Definicion]):
 
 def _reconocer(pieza: _Pieza, contenido: bytes | None, definiciones, forzado: str | None):
     """Decide el módulo y el cuaderno de una pieza (o anota por qué no se puede)."""
-    ids = set()
+    ids, legible = set(), True
     if contenido:
         try:
             ids = _grade_ids(json.loads(contenido.decode("utf-8")))
         except (ValueError, UnicodeDecodeError):
-            ids = set()
+            legible = False
     modulo = pieza.modulo or forzado
     if modulo is None and ids:
         puntuacion = {
@@ -140,7 +141,8 @@ def _reconocer(pieza: _Pieza, contenido: bytes | None, definiciones, forzado: st
     if modulo is None and len(definiciones) == 1:
         modulo = next(iter(definiciones))
     if modulo is None:
-        pieza.error = pieza.error or "no se reconoce el módulo (usa --modulo)"
+        motivo = "no es un cuaderno válido (JSON corrupto) y " if not legible else ""
+        pieza.error = pieza.error or f"{motivo}no se reconoce el módulo (usa --modulo)"
         return
     if modulo not in definiciones:
         pieza.error = pieza.error or f"el módulo {modulo} no existe en solutions/"
@@ -174,8 +176,8 @@ def _alumno_de_archivo(nombre: str, definiciones: dict[str, Definicion]) -> str:
     for clave in claves:
         if clave and clave in texto and texto != clave:
             texto = texto.replace(clave, "_")
-    texto = _SUFIJOS_PLATAFORMA.sub("", texto)
-    return re.sub(r"_+", "_", texto).strip("_-") or normalizar(Path(nombre).stem)
+    texto = _SUFIJOS_PLATAFORMA.sub("", re.sub(r"_+", "_", texto).strip("_-"))
+    return texto.strip("_-") or normalizar(Path(nombre).stem)
 
 
 def _marca_tiempo(carpeta: Path) -> str | None:

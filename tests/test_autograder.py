@@ -389,6 +389,8 @@ def test_recoger_todos_los_formatos(curso_juguete, tmp_path):
     # Sueltos: el módulo se reconoce por los grade_id aunque el nombre no diga nada.
     _escribir(carpeta / "Bea Núñez_entrega final.ipynb", extra)
     _escribir(carpeta / "bob_01_juguete.ipynb", juguete)
+    # Descarga plana de Moodle: «Nombre_id_assignsubmission_file_<archivo>».
+    _escribir(carpeta / "Hugo Sanz_77_assignsubmission_file_01_juguete.ipynb", juguete)
     (carpeta / "roto_01_juguete.ipynb").write_text('{"cells": [')
     (carpeta / "misterio.ipynb").write_text("{")
     (carpeta / "notas.txt").write_text("no es una entrega")
@@ -414,7 +416,8 @@ def test_recoger_todos_los_formatos(curso_juguete, tmp_path):
         ("bob", "01_juguete"),
         ("carla", "01_juguete"),
         ("dani", "?"),
-        ("eva_123", "01_juguete"),
+        ("eva", "01_juguete"),
+        ("hugo_sanz", "01_juguete"),
         ("misterio", "?"),
         ("roto", "01_juguete"),
     }
@@ -422,9 +425,10 @@ def test_recoger_todos_los_formatos(curso_juguete, tmp_path):
     assert list(por_clave[("carla", "01_juguete")].cuadernos) == ["01_juguete"]
     assert por_clave[("dani", "?")].errores == {"dani": "ZIP dañado"}
     assert "no se reconoce el módulo" in por_clave[("misterio", "?")].errores["misterio"]
+    assert "JSON corrupto" in por_clave[("misterio", "?")].errores["misterio"]
     assert por_clave[("roto", "01_juguete")].cuadernos  # el JSON se revisa al calificar
-    assert por_clave[("eva_123", "01_juguete")].cuadernos["01_juguete"] == str(nuevo)
-    assert any("varias versiones" in n for n in por_clave[("eva_123", "01_juguete")].notas)
+    assert por_clave[("eva", "01_juguete")].cuadernos["01_juguete"] == str(nuevo)
+    assert any("varias versiones" in n for n in por_clave[("eva", "01_juguete")].notas)
     assert avisos == ["se ignora notas.txt: no es un cuaderno (.ipynb) ni un .zip"]
 
     # Con --modulo, lo que no se reconoce se asigna a ese módulo.
