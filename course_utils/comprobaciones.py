@@ -269,8 +269,13 @@ def _problema_tipo(respuesta: Any, nombre: str, que: str) -> str:
     if que.startswith("un tensor"):
         if isinstance(respuesta, np.ndarray):
             return mensaje + " Conviértelo con torch.from_numpy(...) o torch.tensor(...)."
-        if isinstance(respuesta, (list, tuple, int, float, np.generic)):
-            return mensaje + " Conviértelo con torch.tensor(...)."
+        if isinstance(respuesta, (int, float, np.generic)):
+            return mensaje + (
+                " ¿Has usado .item(), float(...) o int(...)? Devuelve el tensor sin convertirlo en"
+                " número: así conserva su forma y su gradiente."
+            )
+        if isinstance(respuesta, (list, tuple)):
+            return mensaje + " Conviértelo con torch.tensor(...) o torch.stack(...)."
     return mensaje
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 
 COLOR_ACIERTO = "tab:green"
 COLOR_FALLO = "tab:red"
@@ -94,6 +95,7 @@ def graficar_perdidas(
     ax = _ejes(ax)
     for nombre, valores in curvas.items():
         ax.plot(np.arange(1, valores.size + 1), valores, label=nombre, linewidth=1.8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if escala_log:
         ax.set_yscale("log")
     ax.set_xlabel(etiqueta_x)
@@ -292,6 +294,12 @@ def mostrar_digitos(imagenes, etiquetas, predicciones=None, n=16, columnas=8, se
     for eje in ejes.flat[n:]:
         eje.remove()
     if predicciones is not None:
-        fig.suptitle(f"Aciertos: {aciertos} de {n} ({100 * aciertos / n:.1f} %)")
+        if aciertos == n:
+            fig.suptitle(f"Todos bien clasificados ({n})")
+        elif aciertos == 0:
+            fig.suptitle(f"Todos mal clasificados ({n})")
+        else:
+            porcentaje = f"{100 * aciertos / n:.1f}".replace(".", ",")
+            fig.suptitle(f"Aciertos: {aciertos} de {n} ({porcentaje} %)")
     fig.tight_layout()
     return fig

@@ -82,7 +82,7 @@ def test_tensor_tolerancia_relativa():
     [
         ([1.0, 2.0], ["una lista de 2 elementos", "torch.tensor("]),
         (np.array([1.0, 2.0]), ["un array de NumPy de forma (2,)", "torch.from_numpy"]),
-        (3.5, ["un número de Python (float)", "torch.tensor("]),
+        (3.5, ["un número de Python (float)", ".item()", "gradiente"]),
         (None, ["None", "return"]),
     ],
 )

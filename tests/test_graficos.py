@@ -42,6 +42,8 @@ def test_perdidas_una_curva_de_tensores_con_grad():
     assert ax2.get_ylabel() == "residuo" and ax2.get_title() == "Residuo por iteración"
     assert ax.get_yscale() == "linear"
     assert ax.get_legend() is None
+    ax.figure.canvas.draw()
+    assert all(float(t).is_integer() for t in ax.get_xticks())  # épocas enteras
 
 
 def test_perdidas_varias_curvas_en_escala_log():
@@ -184,7 +186,7 @@ def test_digitos_aciertos_en_verde_y_fallos_en_rojo():
         assert to_rgba(titulo.get_color()) == to_rgba(esperado)
     rojo, verde = to_rgba(graficos.COLOR_FALLO), to_rgba(graficos.COLOR_ACIERTO)
     assert rojo[0] > rojo[1] and verde[1] > verde[0]
-    assert fig._suptitle.get_text() == "Aciertos: 9 de 12 (75.0 %)"
+    assert fig._suptitle.get_text() == "Aciertos: 9 de 12 (75,0 %)"
 
 
 def test_digitos_planos_float_logits_y_semilla():
@@ -198,6 +200,9 @@ def test_digitos_planos_float_logits_y_semilla():
         f"real: {e % 10} / pred: {e % 10}" for e in elegidas
     ]
     assert fig.axes[0].images[0].get_clim() == (0.0, 1.0)
+    assert fig._suptitle.get_text() == "Todos bien clasificados (5)"
+    fallos = mostrar_digitos(planas, etiquetas, (etiquetas + 1) % 10, n=3)
+    assert fallos._suptitle.get_text() == "Todos mal clasificados (3)"
     otra = mostrar_digitos(planas, etiquetas, n=5, semilla=3)
     assert [eje.get_title() for eje in otra.axes] == [str(e % 10) for e in elegidas]
 
