@@ -24,7 +24,11 @@ from course_utils.ejecucion import ejecutar_cuaderno  # noqa: E402
 
 CUADERNOS = ("04_inversion_matrices", "05_sistemas_lineales", "06_mlp_mnist")
 # Líneas que imprimen los cuadernos con sus objetivos y la comparación con la referencia.
-PATRON = re.compile(r"objetivo|^mejor:|^(η|descenso|momento|L-BFGS|Adam)\b|Mejor:|Exactitud", re.I)
+WIDGET = "application/vnd.jupyter.widget-view+json"
+PATRON = re.compile(
+    r"objetivo|^mejor:|^(η|descenso|momento|L-BFGS|Adam)\b|Mejor:|exactitud|épocas en", re.I
+)
+CABECERA = re.compile(r"^Entrenamiento\s+épocas")
 
 
 def _texto(celda) -> str:
@@ -33,7 +37,9 @@ def _texto(celda) -> str:
         if salida.get("output_type") == "stream" and salida.get("name") == "stdout":
             partes.append(salida.get("text", ""))
         elif salida.get("output_type") in ("execute_result", "display_data"):
-            partes.append(salida.get("data", {}).get("text/plain", ""))
+            datos = salida.get("data", {})
+            if WIDGET not in datos:  # las barras de progreso de tqdm no son resultados
+                partes.append(datos.get("text/plain", "") + "\n")
     return "".join(partes)
 
 
@@ -59,7 +65,7 @@ def main(argv=None) -> int:
             continue
         for celda in resultado.cuaderno.cells:
             for linea in _texto(celda).splitlines():
-                if PATRON.search(linea.strip()):
+                if PATRON.search(linea.strip()) and not CABECERA.match(linea.strip()):
                     print(f"   {linea.strip()}")
     return 1 if fallos else 0
 
