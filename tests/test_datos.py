@@ -185,6 +185,12 @@ class MnistFalso:
             for campo, nombre in datos._ARCHIVOS_POR_CAMPO.items()
         }
         self.md5 = {nombre: hashlib.md5(b).hexdigest() for nombre, b in self.archivos.items()}
+        self.descomprimidos = {
+            nombre.removesuffix(".gz"): gzip.decompress(b) for nombre, b in self.archivos.items()
+        }
+        self.md5_descomprimidos = {
+            nombre: hashlib.md5(b).hexdigest() for nombre, b in self.descomprimidos.items()
+        }
 
     def comprobar(self, resultado: datos.DatosMNIST):
         for campo, array in self.arrays.items():
@@ -194,8 +200,9 @@ class MnistFalso:
 
     def escribir_en(self, carpeta: Path, nombres=None):
         carpeta.mkdir(parents=True, exist_ok=True)
+        todos = {**self.archivos, **self.descomprimidos}
         for nombre in nombres or self.archivos:
-            (carpeta / nombre).write_bytes(self.archivos[nombre])
+            (carpeta / nombre).write_bytes(todos[nombre])
 
 
 class ServidorEspejos:
@@ -250,6 +257,7 @@ class ServidorEspejos:
 def mnist(monkeypatch):
     falso = MnistFalso()
     monkeypatch.setattr(datos, "MD5_MNIST", falso.md5)
+    monkeypatch.setattr(datos, "MD5_MNIST_DESCOMPRIMIDO", falso.md5_descomprimidos)
     monkeypatch.setattr(datos, "TIEMPO_ESPERA", 5)
     monkeypatch.delenv("CURSO_SIN_RED", raising=False)
     monkeypatch.delenv("CURSO_DATOS", raising=False)
@@ -319,6 +327,25 @@ def test_cache_copiada_a_mano_se_verifica_una_vez(mnist, monkeypatch, tmp_path, 
     os.utime(ruta, ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))  # otra fecha: se reverifica
     mnist.comprobar(cargar_mnist(tmp_path, fuente="completo"))
     assert llamadas[4:] == [ruta]
+
+
+def test_cache_con_archivos_descomprimidos(mnist, servidor, monkeypatch, tmp_path, capsys):
+    espejos(monkeypatch, servidor.url("bueno"))
+    nombres = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte.gz"]
+    nombres += ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte"]
+    mnist.escribir_en(tmp_path, nombres)
+    mnist.comprobar(cargar_mnist(tmp_path, progreso=False))
+    assert servidor.peticiones == []  # los descomprimidos valen igual que los .gz
+    assert "cargado de la caché" in capsys.readouterr().out
+
+    # Un descomprimido dañado se borra y se descarga el .gz
+    (tmp_path / "mnist.pt").unlink()
+    ruta = tmp_path / "t10k-labels-idx1-ubyte"
+    ruta.write_bytes(ruta.read_bytes()[:-1] + b"\x07")
+    mnist.comprobar(cargar_mnist(tmp_path, progreso=False))
+    assert servidor.peticiones == ["/bueno/t10k-labels-idx1-ubyte.gz"]
+    assert "dañado o incompleto" in capsys.readouterr().out
+    assert not ruta.exists()
 
 
 def test_tensores_en_cache_danados_se_regeneran(mnist, monkeypatch, tmp_path, puerto_cerrado):
