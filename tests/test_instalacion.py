@@ -114,9 +114,11 @@ def test_las_ordenes_del_readme_existen():
             assert palabras[2:3] in ([], ["--pruebas"]) or palabras[2].startswith("--puerto")
         elif palabras[0] == "python":
             assert (RAIZ / palabras[1]).is_file() and (RAIZ / palabras[2]).is_file(), orden
-        elif palabras[0] == ".venv/bin/python":
-            assert palabras[1] == "-c"
+        elif palabras[0] == ".venv/bin/python" and palabras[1] == "-c":
             compile(palabras[2], "<README>", "exec")
+        elif palabras[0] == ".venv/bin/python":
+            assert palabras[1].startswith("benchmarks/"), orden
+            assert (RAIZ / palabras[1]).is_file(), f"{orden}: no existe {palabras[1]}"
         else:
             assert palabras[0] in ("git", "conda"), f"orden del README sin comprobar: {orden}"
 
