@@ -19,11 +19,22 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from nbgrader.utils import determine_grade
 
 from autograder import calificacion, entregas, preprocesadores
+from autograder.aislamiento import ErrorAislamiento, comprobar_aislamiento
 from autograder.configuracion import cargar_config, sin_avisos_sqlalchemy, version_alembic
 from autograder.ejecucion import error_de_memoria
 from autograder.generacion import generar
 
 RAIZ_REPO = Path(__file__).resolve().parents[1]
+
+
+def hay_aislamiento() -> bool:
+    """Si bubblewrap puede aislar aquí (si no, las pruebas califican sin aislamiento)."""
+    try:
+        comprobar_aislamiento()
+    except ErrorAislamiento:
+        return False
+    return True
+
 
 # Textos que solo aparecen en las pruebas ocultas del curso de juguete (código, entradas y
 # valores esperados): nunca deben verse en la retroalimentación.

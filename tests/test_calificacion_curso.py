@@ -13,8 +13,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from test_autograder import hay_aislamiento
 
-from autograder.aislamiento import ErrorAislamiento, comprobar_aislamiento
 from autograder.calificacion import Opciones, calificar
 from autograder.configuracion import modulos_del_curso
 from autograder.generacion import generar_tareas
@@ -23,14 +23,6 @@ pytestmark = pytest.mark.lento
 
 RAIZ = Path(__file__).resolve().parents[1]
 MODULOS = modulos_del_curso(RAIZ)
-
-
-def _aislar() -> bool:
-    try:
-        comprobar_aislamiento()
-    except ErrorAislamiento:
-        return False
-    return True
 
 
 def _celdas(nb, tipo: str):
@@ -123,7 +115,9 @@ def curso(tmp_path_factory):
     esperado[("errores", primero)] = (0, "JSON corrupto")
 
     trabajo = base / "trabajo"
-    informe = calificar(entregas, RAIZ, Opciones(trabajo=trabajo, aislar=_aislar(), progreso=False))
+    informe = calificar(
+        entregas, RAIZ, Opciones(trabajo=trabajo, aislar=hay_aislamiento(), progreso=False)
+    )
     publico = {
         m: "\n".join(c.source for c in nbformat.read(publicado / m / f"{m}.ipynb", 4).cells)
         for m in MODULOS

@@ -28,23 +28,15 @@ from test_autograder import (
     celda_de,
     crear_curso_juguete,
     cuaderno_alumno,
+    hay_aislamiento,
     posicion_de,
 )
 
-from autograder.aislamiento import ErrorAislamiento, comprobar_aislamiento
 from autograder.calificacion import Opciones, calificar
 
 pytestmark = pytest.mark.lento
 
 TIEMPO_CELDA = 20
-
-
-def _aislar() -> bool:
-    try:
-        comprobar_aislamiento()
-    except ErrorAislamiento:
-        return False
-    return True
 
 
 def _con(respuestas: dict, **cambios) -> dict:
@@ -191,7 +183,7 @@ def construir_lote(raiz: Path, carpeta: Path) -> dict[str, tuple[float, str]]:
         "    assert not vistas, vistas\n"
         "    return 2 * x"
     )
-    if _aislar():
+    if hay_aislamiento():
         escribir("espia", cuaderno_alumno(raiz, "01_juguete", _con(RESPUESTAS, m01_doble=espia)), 5)
     # Otro módulo, con un nombre de archivo que no dice nada: se reconoce por los grade_id.
     nbformat.write(cuaderno_alumno(raiz, "02_extra", RESPUESTAS), carpeta / "extra.ipynb")
@@ -209,7 +201,9 @@ def lote(tmp_path_factory):
     informe = calificar(
         base / "entregas",
         raiz,
-        Opciones(trabajo=trabajo, tiempo_celda=TIEMPO_CELDA, aislar=_aislar(), progreso=False),
+        Opciones(
+            trabajo=trabajo, tiempo_celda=TIEMPO_CELDA, aislar=hay_aislamiento(), progreso=False
+        ),
     )
     print(f"\nlote de {len(esperado)} entregas: {time.monotonic() - inicio:.1f} s")
     return raiz, base, trabajo, informe, esperado
@@ -301,7 +295,7 @@ def test_serie_igual_que_en_paralelo(lote):
             trabajo=base / "trabajo_serie",
             db_url=f"sqlite:///{base / 'serie.db'}",
             tiempo_celda=TIEMPO_CELDA,
-            aislar=_aislar(),
+            aislar=hay_aislamiento(),
             progreso=False,
         ),
     )
@@ -322,7 +316,10 @@ def test_recalificar_conserva_notas_manuales(lote):
     carpeta.mkdir()
     shutil.copy(base / "entregas" / "mitad_01_juguete.ipynb", carpeta)
     opciones = Opciones(
-        trabajo=base / "trabajo_manual", tiempo_celda=TIEMPO_CELDA, aislar=_aislar(), progreso=False
+        trabajo=base / "trabajo_manual",
+        tiempo_celda=TIEMPO_CELDA,
+        aislar=hay_aislamiento(),
+        progreso=False,
     )
     primero = calificar(carpeta, raiz, opciones)
     with Gradebook(primero.db_url) as gb:
@@ -356,7 +353,7 @@ def test_orden_calificar_de_principio_a_fin(lote, tmp_path):
     carpeta = tmp_path / "entregas"
     carpeta.mkdir()
     shutil.copy(base / "entregas" / "correcto_01_juguete.ipynb", carpeta / "Zoé Martín.ipynb")
-    opciones = [] if _aislar() else ["--sin-aislamiento"]
+    opciones = [] if hay_aislamiento() else ["--sin-aislamiento"]
     proceso = subprocess.run(
         [
             sys.executable,
@@ -454,7 +451,7 @@ def test_libro_de_notas_postgresql(lote):
                 db_url=url,
                 trabajo=base / "trabajo_pg",
                 tiempo_celda=TIEMPO_CELDA,
-                aislar=_aislar(),
+                aislar=hay_aislamiento(),
                 progreso=False,
             ),
         )

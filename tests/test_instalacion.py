@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_cuadernos import MODULOS
 
 from course_utils import cli
 
@@ -25,14 +26,6 @@ tomllib = pytest.importorskip("tomllib")  # Python 3.11 o posterior
 RAIZ = Path(__file__).resolve().parent.parent
 README = (RAIZ / "README.md").read_text(encoding="utf-8")
 BASH = shutil.which("bash") or "/bin/bash"
-MODULOS = [
-    "01_tensores",
-    "02_autograd",
-    "03_descenso_gradiente",
-    "04_inversion_matrices",
-    "05_sistemas_lineales",
-    "06_mlp_mnist",
-]
 INICIO_RAPIDO = [
     "git clone https://github.com/curso-pytorch/curso-pytorch && cd curso-pytorch",
     "bash instalar.sh",
