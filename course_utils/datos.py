@@ -403,41 +403,38 @@ def _revisar_cache(carpeta: Path) -> list[str]:
     """Devuelve los .gz que faltan (sin versión descomprimida válida); borra los dañados."""
     sello = _leer_sello(carpeta)
     antes = dict(sello)
-    faltan = [
-        nombre
-        for nombre, md5 in MD5_MNIST.items()
-        if _archivo_valido(carpeta / nombre, md5, sello) is None
-        and _archivo_valido(
-            carpeta / nombre.removesuffix(".gz"),
-            MD5_MNIST_DESCOMPRIMIDO[nombre.removesuffix(".gz")],
-            sello,
-        )
-        is None
-    ]
+    faltan = []
+    for nombre, md5 in MD5_MNIST.items():
+        plano = nombre.removesuffix(".gz")
+        if not (
+            _archivo_valido(carpeta / nombre, md5, sello)
+            or _archivo_valido(carpeta / plano, MD5_MNIST_DESCOMPRIMIDO[plano], sello)
+        ):
+            faltan.append(nombre)
     if sello != antes:
         _escribir_sello(carpeta, sello)
     return faltan
 
 
-def _archivo_valido(ruta: Path, md5: str, sello: dict) -> Path | None:
-    """``ruta`` si existe y pasa el MD5 (anotado en ``sello``); si está dañado, lo borra."""
+def _archivo_valido(ruta: Path, md5: str, sello: dict) -> bool:
+    """Si ``ruta`` existe y pasa el MD5 (lo anota en ``sello``); si está dañado, lo borra."""
     huella = _huella(ruta)
     if huella is None:
-        return None
+        return False
     if sello.get(ruta.name) == {**huella, "md5": md5}:
-        return ruta
+        return True
     try:
         correcto = _md5(ruta) == md5
     except OSError:
         correcto = False
     if correcto:
         sello[ruta.name] = {**huella, "md5": md5}
-        return ruta
+        return True
     print(f"El archivo {ruta} de la caché está dañado o incompleto (MD5 distinto): lo borro.")
     with suppress(OSError):
         ruta.unlink()
     sello.pop(ruta.name, None)
-    return None
+    return False
 
 
 def _preparar_carpeta(carpeta: Path) -> None:

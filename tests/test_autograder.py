@@ -8,6 +8,7 @@ El curso de juguete (dos módulos con pruebas visibles y ocultas que usan
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import zipfile
@@ -27,6 +28,7 @@ from autograder.generacion import generar
 RAIZ_REPO = Path(__file__).resolve().parents[1]
 
 
+@functools.cache
 def hay_aislamiento() -> bool:
     """Si bubblewrap puede aislar aquí (si no, las pruebas califican sin aislamiento)."""
     try:
