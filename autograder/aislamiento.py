@@ -8,10 +8,11 @@ el libro de notas siguen fuera. Con bubblewrap (``bwrap``) el núcleo:
 - ve en solo lectura lo imprescindible: ``/usr`` y los enlaces del sistema, unos pocos ficheros
   de ``/etc``, la instalación de Python, el entorno virtual y la carpeta del paquete
   ``course_utils`` (no la raíz del repositorio: ni ``solutions/`` ni el libro de notas);
-- solo escribe en su copia de trabajo (el directorio del cuaderno, que nbgrader pasa en
-  ``resources['metadata']['path']``) y en un ``/tmp`` privado en memoria (512 MB) con su
-  ``HOME``; al terminar se borran los enlaces simbólicos y FIFO que deje en la copia de trabajo,
-  porque nbgrader escribe ahí sin aislar y los seguiría;
+- trabaja en una carpeta privada que crea el gestor (``curso-nucleo-*``), con una copia de los
+  archivos normales de la carpeta del cuaderno (``resources['metadata']['path']``) salvo los
+  cuadernos: ni el cuaderno con las pruebas ocultas ni nada de fuera es legible; solo escribe ahí
+  y en un ``/tmp`` privado en memoria (512 MB) con su ``HOME``. Al terminar se borra esa carpeta
+  privada y nada más: la carpeta del cuaderno nunca se toca;
 - tiene límites de memoria virtual (``RLIMIT_AS``), CPU (``RLIMIT_CPU``, todo el cuaderno),
   tamaño de fichero y procesos (``RLIMIT_NPROC``, que Linux no aplica si el calificador es
   root); todo lo que lance muere con él (espacio de PID propio y ``--die-with-parent``);
@@ -79,6 +80,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -127,6 +129,9 @@ _HOME = "/tmp/alumno"
 _TMPFS_MB = 512
 _ARCHIVO_MB = 1024
 _MARCA = "El núcleo murió: "
+_COPIA_ARCHIVOS = 200
+_COPIA_MB = 50
+_COPIA_PROFUNDIDAD = 4
 _SALIDA_MAXIMA = 10_000_000
 _RECORTE = "\n[Salida recortada: la celda escribió más de 10 millones de caracteres.]\n"
 
@@ -314,25 +319,48 @@ def _proceso_vivo(pid: int) -> bool:
     return estado not in ("Z", "X")
 
 
-def _retirar_especiales(carpeta: str, log) -> None:
-    """Borra los enlaces simbólicos y ficheros especiales (FIFO, sockets) de la copia de trabajo.
+def _comprobar_origen(origen: str) -> str:
+    """Ruta real de la carpeta del cuaderno; falla si contiene lo que el núcleo no debe ver
+    (el sistema, Python, el paquete del curso o la carpeta temporal del calificador)."""
+    real = os.path.realpath(origen)
+    if not os.path.isdir(real):
+        raise ErrorAislamiento(f"La carpeta del cuaderno {origen} no existe.")
+    protegidas = ["/usr", "/etc", tempfile.gettempdir(), *_rutas_python()]
+    for ruta in protegidas:
+        ruta = os.path.realpath(ruta)
+        if ruta == real or Path(real) in Path(ruta).parents:
+            raise ErrorAislamiento(
+                f"La carpeta del cuaderno {origen} contiene {ruta}: el alumno vería una copia. "
+                "Ejecuta cada entrega en un directorio propio."
+            )
+    return real
 
-    nbgrader, fuera del aislamiento, escribe el cuaderno calificado y cambia permisos en esa
-    carpeta siguiendo enlaces: un enlace del alumno le haría escribir en cualquier sitio.
-    """
-    pendientes = [carpeta]
-    while pendientes:
-        try:
-            entradas = list(os.scandir(pendientes.pop()))
-        except OSError:
-            continue
-        for entrada in entradas:
-            if entrada.is_dir(follow_symlinks=False):
-                pendientes.append(entrada.path)
-            elif not entrada.is_file(follow_symlinks=False):
-                log.warning("Se elimina %s: no es un fichero normal.", entrada.path)
-                with contextlib.suppress(OSError):
-                    os.unlink(entrada.path)
+
+def _copiar_entrada(origen: str, destino: Path) -> None:
+    """Copia a ``destino`` los archivos normales de ``origen`` que el cuaderno puede leer: sin
+    cuadernos (.ipynb), enlaces, ficheros especiales ni carpetas ocultas; como mucho
+    ``_COPIA_ARCHIVOS`` archivos y ``_COPIA_MB`` MB, a ``_COPIA_PROFUNDIDAD`` niveles."""
+    copiados, bytes_copiados = 0, 0
+    for carpeta, subcarpetas, nombres in os.walk(origen, followlinks=False):
+        relativa = Path(carpeta).relative_to(origen)
+        if len(relativa.parts) >= _COPIA_PROFUNDIDAD:
+            subcarpetas.clear()
+        subcarpetas[:] = sorted(d for d in subcarpetas if not d.startswith("."))
+        for nombre in sorted(nombres):
+            ruta = Path(carpeta) / nombre
+            try:
+                datos = ruta.lstat()
+            except OSError:
+                continue
+            if nombre.startswith(".") or ruta.suffix == ".ipynb" or not stat.S_ISREG(datos.st_mode):
+                continue
+            if copiados >= _COPIA_ARCHIVOS or bytes_copiados + datos.st_size > _COPIA_MB * 2**20:
+                return
+            (destino / relativa).mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):
+                shutil.copyfile(ruta, destino / relativa / nombre, follow_symlinks=False)
+                copiados += 1
+                bytes_copiados += datos.st_size
 
 
 class GestorNucleoAislado(AsyncKernelManager):
@@ -415,15 +443,18 @@ class GestorNucleoAislado(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw):
         self._bwrap = comprobar_aislamiento() if self.aislar else None
+        origen = kw.get("cwd")
+        origen = _comprobar_origen(origen) if origen else None  # antes de crear nada
         if self._privado is None:
             self._privado = Path(tempfile.mkdtemp(prefix="curso-nucleo-"))
             for carpeta in ("ipc", "home", "tmp", "trabajo"):
                 (self._privado / carpeta).mkdir()
+            if origen:
+                _copiar_entrada(origen, self._privado / "trabajo")
         self.connection_file = str(self._privado / "conexion.json")
         self.ip = str(self._privado / "ipc" / "k")
         self._codigo_salida = None
-        cwd = kw.get("cwd")
-        kw["cwd"] = os.path.realpath(cwd) if cwd else str(self._privado / "trabajo")
+        kw["cwd"] = str(self._privado / "trabajo")
         if self.aislar:
             kw["env"] = self._entorno(_HOME, "/tmp")
         else:
@@ -505,9 +536,7 @@ class GestorNucleoAislado(AsyncKernelManager):
         if restart:
             return
         await self._esperar_espacio_pid()
-        if self._launch_args and self._launch_args.get("cwd"):
-            _retirar_especiales(self._launch_args["cwd"], self.log)
-        if self._privado is not None:
+        if self._privado is not None:  # solo la carpeta que creó este gestor
             shutil.rmtree(self._privado, ignore_errors=True)
             self._privado = None
 
