@@ -137,7 +137,9 @@ _RECORTE = "\n[Salida recortada: la celda escribió más de 10 millones de carac
 
 # Arranque del núcleo (``_PYTHON_NUCLEO``): quita la copia de trabajo de sys.path mientras
 # carga (como ipykernel_launcher; IPython la repone), fija los límites que recibe en argv[1],
-# manda los avisos y el ``logging`` sin manejador a stdout y lanza ipykernel.
+# manda los avisos y el ``logging`` sin manejador a stdout, prepara ipykernel y, al calificar
+# (``CURSO_VIGILAR=1``), instala la vigilancia de :mod:`course_utils.integridad` antes de que
+# se ejecute ninguna celda.
 _ARRANQUE = """\
 import sys
 if sys.path and sys.path[0] == "":
@@ -156,8 +158,15 @@ class _RegistroEnSalida(logging.Handler):
 warnings.showwarning = _mostrar_aviso
 logging.lastResort = _RegistroEnSalida(logging.WARNING)
 del par, nombre, valor, blando, duro
-from ipykernel import kernelapp
-kernelapp.launch_new_instance()
+from ipykernel.kernelapp import IPKernelApp
+app = IPKernelApp.instance()
+app.initialize()
+import os
+if os.environ.get("CURSO_VIGILAR") == "1":
+    from course_utils import integridad
+    integridad.instalar(app.shell)
+del os
+app.start()
 """
 _PYTHON_NUCLEO = (sys.executable, "-E", "-s", "-B", "-c", _ARRANQUE)
 
@@ -379,6 +388,12 @@ class GestorNucleoAislado(AsyncKernelManager):
     hilos = Integer(_LIMITES.hilos, help="Hilos de OpenMP/BLAS/PyTorch.").tag(config=True)
     procesos = Integer(_LIMITES.procesos, help="Procesos e hilos máximos.").tag(config=True)
     rutas_lectura = List(Unicode(), help="Rutas extra visibles en solo lectura.").tag(config=True)
+    vigilar = Bool(
+        False, help="Vigilar la integridad de las comprobaciones (course_utils.integridad)."
+    ).tag(config=True)
+    clave_alumno = Unicode(
+        "", help="Clave de las variantes personales del alumno (CURSO_CLAVE en el núcleo)."
+    ).tag(config=True)
 
     def __init__(self, **kwargs):
         kwargs["kernel_name"] = "python3"
@@ -426,6 +441,10 @@ class GestorNucleoAislado(AsyncKernelManager):
         for variable in ("NBGRADER_EXECUTION", "CURSO_RAPIDO"):
             if variable in os.environ:
                 entorno[variable] = os.environ[variable]
+        if self.vigilar:
+            entorno["CURSO_VIGILAR"] = "1"
+        if self.clave_alumno:
+            entorno["CURSO_CLAVE"] = self.clave_alumno
         return entorno
 
     def _limites_texto(self) -> str:
