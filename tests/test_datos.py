@@ -259,8 +259,8 @@ def mnist(monkeypatch):
     monkeypatch.setattr(datos, "MD5_MNIST", falso.md5)
     monkeypatch.setattr(datos, "MD5_MNIST_DESCOMPRIMIDO", falso.md5_descomprimidos)
     monkeypatch.setattr(datos, "TIEMPO_ESPERA", 5)
-    monkeypatch.delenv("CURSO_SIN_RED", raising=False)
-    monkeypatch.delenv("CURSO_DATOS", raising=False)
+    for variable in ("CURSO_SIN_RED", "CURSO_DATOS", "CI", "NBGRADER_EXECUTION"):
+        monkeypatch.delenv(variable, raising=False)
     return falso
 
 
@@ -462,6 +462,29 @@ def test_sin_red_no_toca_la_red(mnist, servidor, monkeypatch, tmp_path, capsys):
     mnist.escribir_en(tmp_path)
     mnist.comprobar(cargar_mnist(tmp_path))
     assert servidor.peticiones == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "valor", "motivo"),
+    [("CI", "true", "CI=true"), ("NBGRADER_EXECUTION", "autograde", "NBGRADER_EXECUTION")],
+)
+def test_ci_y_calificacion_sin_red(
+    mnist, servidor, monkeypatch, tmp_path, capsys, variable, valor, motivo
+):
+    espejos(monkeypatch, servidor.url("bueno"))
+    monkeypatch.setenv(variable, valor)
+    assert cargar_mnist(tmp_path).fuente.startswith("subconjunto")
+    assert f"{motivo}" in capsys.readouterr().out
+    with pytest.raises(ErrorDatos, match=motivo):
+        cargar_mnist(tmp_path, fuente="completo")
+    # La caché se sigue usando.
+    mnist.escribir_en(tmp_path)
+    mnist.comprobar(cargar_mnist(tmp_path))
+    assert servidor.peticiones == []
+    # CURSO_SIN_RED=0 permite la red aunque sea CI.
+    monkeypatch.setenv("CURSO_SIN_RED", "0")
+    mnist.comprobar(cargar_mnist(tmp_path / "otra", progreso=False))
+    assert len(servidor.peticiones) == 4
 
 
 def test_carpeta_de_variable_de_entorno_y_por_defecto(mnist, monkeypatch, tmp_path):
