@@ -53,6 +53,16 @@ _API = {
     "comprobar_funcion": "comprobaciones",
     "comprobar_gradientes": "comprobaciones",
     "ErrorComprobacion": "comprobaciones",
+    "ejecutar_alumno": "comprobaciones",
+    # reglas de los ejercicios y variantes personales
+    "ErrorRegla": "reglas",
+    "reglas_del_ejercicio": "reglas",
+    "fijar_alumno": "variantes",
+    "identificador_alumno": "variantes",
+    "valores_grafo": "variantes",
+    "tabla_personal": "variantes",
+    "matriz_personal": "variantes",
+    "sistema_personal": "variantes",
 }
 
 __all__ = sorted(_API)

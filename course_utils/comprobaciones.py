@@ -44,6 +44,7 @@ __all__ = [
     "comprobar_funcion",
     "comprobar_gradientes",
     "comprobar_tensor",
+    "ejecutar_alumno",
 ]
 
 PISTA_MAX = (
@@ -518,6 +519,15 @@ def _copiar(x: Any) -> Any:
         return x
 
 
+def _llamar(funcion: Callable, args: tuple, kwargs: dict, ejercicio, *prohibidas) -> Any:
+    """Llama a la función del alumno con copias de sus argumentos, vigilada por las reglas."""
+    from course_utils.reglas import ejecutar_vigilado
+
+    return ejecutar_vigilado(
+        funcion, _copiar(args), _copiar(kwargs), ejercicio=ejercicio, prohibir=prohibidas
+    )
+
+
 def _argumentos(caso: Any) -> tuple[tuple, dict]:
     if isinstance(caso, tuple):
         return caso, {}
@@ -599,13 +609,16 @@ def comprobar_funcion(
     rtol: float = 1e-5,
     atol: float = 1e-8,
     mostrar: bool = True,
+    ejercicio: str | None = None,
 ) -> None:
     """Ejecuta la función del alumno y la de referencia en cada caso y compara las salidas.
 
     Cada caso es una tupla de argumentos (un ``dict`` se pasa como argumentos con nombre;
     cualquier otro valor, como argumento único). Cada llamada recibe su propia copia de los
-    argumentos. Las salidas pueden ser tensores, números o tuplas/listas de ellos. Los mensajes
-    dicen qué caso falla y la forma de sus entradas, nunca sus valores.
+    argumentos. La función del alumno se ejecuta antes que la referencia, con las reglas de
+    ``ejercicio`` (:mod:`course_utils.reglas`) y sin poder llamar a la referencia. Las salidas
+    pueden ser tensores, números o tuplas/listas de ellos. Los mensajes dicen qué caso falla y
+    la forma de sus entradas, nunca sus valores.
 
     >>> import torch
     >>> def mi_relu(x):
@@ -623,9 +636,11 @@ def comprobar_funcion(
         args, kwargs = _argumentos(caso)
         donde = f"el caso {k} de {total} (entradas: {_describir_entradas(args, kwargs)})"
         try:
-            obtenido = funcion(*_copiar(args), **_copiar(kwargs))
+            obtenido = _llamar(funcion, args, kwargs, ejercicio, referencia)
         except NotImplementedError:
             raise _sin_completar(nombre) from None
+        except ErrorComprobacion:
+            raise
         except Exception as error:
             mensaje = f"{_mayuscula(nombre)} lanza un error en {donde}: {_texto_error(error)}"
             if "return_types" in str(error):
@@ -643,6 +658,33 @@ def comprobar_funcion(
             raise ErrorComprobacion(f"{_mayuscula(nombre)} falla en {donde}. {problema}")
     casos_texto = "el caso" if total == 1 else f"los {total} casos"
     _exito(mostrar, f"{nombre} supera {casos_texto}")
+
+
+@_comprobacion
+def ejecutar_alumno(funcion: Callable, *args: Any, ejercicio: str | None = None, **kwargs: Any):
+    """Ejecuta ``funcion(*args, **kwargs)`` del alumno con copias de los argumentos y las reglas
+    de ``ejercicio`` (:mod:`course_utils.reglas`), y devuelve su resultado.
+
+    Las celdas de prueba llaman así a las funciones del alumno cuando no basta con
+    :func:`comprobar_funcion`. Si la función lanza un error, lanza :class:`ErrorComprobacion`
+    con el tipo y el mensaje; si aún no está hecha, ``NotImplementedError`` con «Todavía no
+    has completado…».
+
+    >>> ejecutar_alumno(lambda n: n * 2, 21)
+    42
+    """
+    nombre = _nombre_funcion(funcion)
+    try:
+        return _llamar(funcion, args, kwargs, ejercicio)
+    except NotImplementedError:
+        raise _sin_completar(nombre) from None
+    except ErrorComprobacion:
+        raise
+    except Exception as error:
+        mensaje = f"{_mayuscula(nombre)} lanza un error: {_texto_error(error)}"
+        if "return_types" in str(error):
+            mensaje += "\nPista: " + PISTA_MAX
+        raise ErrorComprobacion(mensaje) from None
 
 
 def _entrada64(x: Any) -> torch.Tensor:
@@ -760,6 +802,7 @@ def comprobar_gradientes(
     atol: float = 0.0,
     f_intermedia: Callable | None = None,
     mostrar: bool = True,
+    ejercicio: str | None = None,
 ) -> None:
     """Compara los gradientes del alumno con los de referencia de ``f`` en ``entradas``.
 
@@ -772,7 +815,8 @@ def comprobar_gradientes(
     menos de una milésima del mayor de todos), así que vale igual para gradientes de 1e-20.
     ``f_intermedia`` (p. ej. ``z`` en función de las entradas) permite reconocer el error de
     dar su gradiente en lugar del de la pérdida. Las diferencias finitas evalúan ``f`` dos veces
-    por elemento de las entradas: úsala con entradas pequeñas.
+    por elemento de las entradas: úsala con entradas pequeñas. Si ``gradientes`` es una función,
+    se ejecuta con las reglas de ``ejercicio`` (:mod:`course_utils.reglas`).
 
     >>> import torch
     >>> a, b = torch.tensor(1.0), torch.tensor(2.0)
@@ -799,9 +843,11 @@ def comprobar_gradientes(
     if callable(gradientes) and not isinstance(gradientes, torch.Tensor):
         nombre_funcion = _nombre_funcion(gradientes)
         try:
-            gradientes = gradientes(*_copiar(entradas))
+            gradientes = _llamar(gradientes, entradas, {}, ejercicio)
         except NotImplementedError:
             raise _sin_completar(nombre_funcion) from None
+        except ErrorComprobacion:
+            raise
         except Exception as error:
             raise ErrorComprobacion(
                 f"{_mayuscula(nombre_funcion)} lanza un error con entradas de forma "
