@@ -10,12 +10,17 @@ aislado y con límites de :mod:`autograder.aislamiento` y, además:
   ejecutadas conservan su resultado y las siguientes quedan marcadas como no ejecutadas (sus
   pruebas valen 0), en lugar de perder el cuaderno entero como haría nbgrader;
 - anota cada incidencia (tiempo agotado, memoria agotada, núcleo muerto) en los metadatos del
-  cuaderno con el número de celda (ver :func:`autograder.preprocesadores.incidencias`).
+  cuaderno con el número de celda (ver :func:`autograder.preprocesadores.incidencias`);
+- si el núcleo tiene la vigilancia de integridad (``GestorNucleoAislado.vigilar``), pide una
+  verificación antes y después de cada celda de prueba (:mod:`course_utils.integridad`): lo que
+  haya cambiado se restaura, esa prueba vale 0 y se anota como «posible manipulación».
 """
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
 from queue import Empty
 from time import monotonic
 
@@ -29,6 +34,8 @@ from autograder.aislamiento import EjecutarAislado, motivo_fallo
 from autograder.preprocesadores import anotar
 
 NOMBRE_NO_EJECUTADA = "CeldaNoEjecutada"
+NOMBRE_MANIPULACION = "ManipulacionDetectada"
+CLAVE_INTEGRIDAD = "__curso_integridad__"  # course_utils.integridad.CLAVE
 NOMBRE_TIEMPO = "CellTimeoutError"
 _MEMORIA = re.compile(
     r"can't allocate memory|Cannot allocate memory|Unable to allocate|out of memory|bad_alloc",
@@ -64,6 +71,9 @@ class EjecutarRobusto(EjecutarAislado):
 
     espera_respuesta = Integer(
         10, help="Segundos que se espera al núcleo tras interrumpir una celda por tiempo."
+    ).tag(config=True)
+    espera_verificacion = Integer(
+        30, help="Segundos que se espera la respuesta de la verificación de integridad."
     ).tag(config=True)
     tiempo_total = Integer(
         0,
@@ -112,6 +122,71 @@ class EjecutarRobusto(EjecutarAislado):
             self._agotado = True
 
     def preprocess_cell(self, cell, resources, index):
+        # Con vigilancia (course_utils.integridad), cada celda de prueba se verifica antes y
+        # después: si algo cambió el estado de confianza, la prueba vale 0 y se anota.
+        vigilada = utils.is_grade(cell) and getattr(self.km, "vigilar", False)
+        hallazgos = self._integridad("antes") if vigilada and self._motivo is None else []
+        cell, resources = self._ejecutar_celda(cell, resources, index)
+        if vigilada and self._motivo is None:
+            hallazgos += self._integridad("despues")
+        if hallazgos:
+            self._manipulacion(cell, index + 1, list(dict.fromkeys(hallazgos)))
+        return cell, resources
+
+    def _integridad(self, fase: str) -> list[str]:
+        """Pide al núcleo una verificación de integridad; devuelve lo que encontró cambiado."""
+        numero = secrets.token_hex(8)
+
+        async def pedir():
+            identificador = self.kc.execute(
+                "",
+                silent=True,
+                store_history=False,
+                user_expressions={CLAVE_INTEGRIDAD: f"{fase}:{numero}"},
+            )
+            limite = monotonic() + self.espera_verificacion
+            while (resto := limite - monotonic()) > 0:
+                try:
+                    mensaje = await ensure_async(self.kc.shell_channel.get_msg(timeout=resto))
+                except Empty:
+                    return None
+                if mensaje["parent_header"].get("msg_id") == identificador:
+                    return mensaje
+            return None
+
+        try:
+            mensaje = run_sync(pedir)()
+        except Exception:
+            mensaje = None
+        if mensaje is None:
+            return ["la verificación de integridad no respondió"]
+        dato = mensaje["content"].get("user_expressions", {}).get(CLAVE_INTEGRIDAD)
+        try:
+            respuesta = json.loads(dato["data"]["text/plain"])
+            if respuesta["numero"] != numero:
+                raise ValueError(respuesta["numero"])
+            return [str(h) for h in respuesta["hallazgos"]]
+        except (KeyError, TypeError, ValueError):
+            return ["la verificación de integridad no dio una respuesta válida"]
+
+    def _manipulacion(self, cell, posicion: int, hallazgos: list[str]) -> None:
+        """La prueba vale 0 (una salida de error) y se anota para el informe del profesor."""
+        detalle = "; ".join(hallazgos[:5]) + ("…" if len(hallazgos) > 5 else "")
+        cell.outputs.append(
+            _salida_error(
+                NOMBRE_MANIPULACION,
+                f"posible manipulación de las comprobaciones ({detalle}): esta prueba vale 0",
+            )
+        )
+        ejercicio = cell.metadata.get("nbgrader", {}).get("grade_id", f"celda {posicion}")
+        anotar(
+            self.nb,
+            "manipulacion",
+            f"posible manipulación en {ejercicio} (celda {posicion}): {detalle}",
+            posicion,
+        )
+
+    def _ejecutar_celda(self, cell, resources, index):
         posicion = index + 1
         self._siguiente = posicion
         if (

@@ -535,6 +535,15 @@ def ejecutar_vigilado(
         _detener_hilo(hilo)
         hilo.join(5)
         raise
+    from course_utils.integridad import comprobar_tras_llamada
+
+    manipulado = comprobar_tras_llamada()  # solo hace algo mientras se califica
+    if manipulado:
+        raise ErrorRegla(
+            "Posible manipulación: mientras se ejecutaba tu función "
+            + "; ".join(manipulado[:3])
+            + ". Se ha restaurado todo y la comprobación no cuenta."
+        )
     if vigilancia.violaciones:
         raise ErrorRegla(_mensaje_regla(vigilancia.violaciones[0], vigilancia.regla)) from None
     if "error" in resultado:

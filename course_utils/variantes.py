@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 _alumno: str | None = None
+# Clave del calificador (se lee una vez: cambiar el entorno después no cambia las variantes).
+_CLAVE = os.environ.get("CURSO_CLAVE") or None
 
 
 def fijar_alumno(identificador: str) -> None:
@@ -67,10 +69,9 @@ def clave_de_alumno(secreto: str, alumno: str) -> str:
 
 def _generador(ejercicio: str) -> np.random.Generator | None:
     """Generador de los datos de ``ejercicio`` para este alumno, o None sin variante."""
-    clave = os.environ.get("CURSO_CLAVE")
-    if not clave and _alumno is None:
+    if _CLAVE is None and _alumno is None:
         return None
-    base = clave or hashlib.sha256(f"curso-pytorch:{_alumno}".encode()).hexdigest()
+    base = _CLAVE or hashlib.sha256(f"curso-pytorch:{_alumno}".encode()).hexdigest()
     semilla = hashlib.sha256(f"{base}:{ejercicio}".encode()).digest()
     return np.random.default_rng(int.from_bytes(semilla[:16], "little"))
 
