@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fnmatch
 import logging
 import os
 import re
-import shutil
+import stat
 import warnings
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def cargar_config(raiz: Path) -> Config:
     """Lee ``autograder/nbgrader_config.py`` y la ajusta a la carpeta ``raiz`` del curso.
 
     >>> c = cargar_config(Path("."))  # doctest: +SKIP
-    >>> c.CourseDirectory.source_directory
+    >>> c.CourseDirectory.source_directory  # doctest: +SKIP
     'solutions'
     """
     raiz = Path(raiz).resolve()
@@ -72,6 +73,47 @@ def ignorado(nombre: str) -> bool:
     return any(fnmatch.fnmatch(nombre, patron) for patron in IGNORADOS)
 
 
+def texto_visible(nombre: str) -> str:
+    """Nombre de archivo imprimible y codificable en UTF-8: los bytes que no son UTF-8 (que
+    Python guarda como sustitutos) y los caracteres de control se ven como ``\\xNN``.
+
+    >>> texto_visible("jos\\udce9.ipynb"), texto_visible("a\\nb")
+    ('jos\\\\xe9.ipynb', 'a\\\\x0ab')
+    """
+    if any("\udc80" <= c <= "\udcff" for c in nombre):
+        nombre = nombre.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    nombre = nombre.encode("utf-8", "backslashreplace").decode("utf-8")
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", nombre)
+
+
+def leer_sin_enlaces(ruta: Path, max_bytes: int | None = None) -> bytes:
+    """Lee un archivo normal sin seguir enlaces simbólicos (ni bloquearse en una FIFO).
+
+    Lanza ``OSError`` si ``ruta`` es un enlace, no es un archivo normal o pasa de
+    ``max_bytes`` (con ``errno.EFBIG``).
+    """
+    banderas = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    descriptor = os.open(ruta, banderas)
+    with os.fdopen(descriptor, "rb") as archivo:
+        info = os.fstat(archivo.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "no es un archivo normal")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise OSError(errno.EFBIG, "archivo demasiado grande")
+        datos = archivo.read() if max_bytes is None else archivo.read(max_bytes + 1)
+    if max_bytes is not None and len(datos) > max_bytes:
+        raise OSError(errno.EFBIG, "archivo demasiado grande")
+    return datos
+
+
+def es_archivo_normal(ruta: Path) -> bool:
+    """Si ``ruta`` es un archivo normal (sin seguir enlaces simbólicos)."""
+    try:
+        return stat.S_ISREG(os.lstat(ruta).st_mode)
+    except OSError:
+        return False
+
+
 def archivos(carpeta: Path) -> list[Path]:
     """Archivos normales de una carpeta (recursivo, sin ignorados ni enlaces simbólicos),
     relativos a ella y ordenados."""
@@ -96,10 +138,12 @@ def copiar_carpeta(
     for relativa in archivos(origen):
         if not con_cuadernos and relativa.suffix == ".ipynb":
             continue
-        if max_mb is not None and (origen / relativa).stat().st_size > max_mb * 2**20:
-            continue
+        try:
+            datos = leer_sin_enlaces(origen / relativa, None if max_mb is None else max_mb * 2**20)
+        except OSError:
+            continue  # enlace, archivo especial o demasiado grande
         (destino / relativa).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(origen / relativa, destino / relativa)
+        (destino / relativa).write_bytes(datos)
 
 
 class Registro(logging.Handler):

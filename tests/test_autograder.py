@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -416,8 +417,6 @@ def test_recoger_todos_los_formatos(curso_juguete, tmp_path):
     # Carpeta por alumno (plataforma de cursos) con dos versiones del mismo cuaderno.
     viejo = _escribir(carpeta / "Eva_123_assignsubmission_file_" / "v1.ipynb", juguete)
     nuevo = _escribir(carpeta / "Eva_123_assignsubmission_file_" / "v2.ipynb", juguete)
-    import os
-
     os.utime(viejo, (1, 1))
 
     tareas, avisos = entregas.recoger(carpeta, definiciones, tmp_path / "tmp")
@@ -447,6 +446,87 @@ def test_recoger_todos_los_formatos(curso_juguete, tmp_path):
     # Con --modulo, lo que no se reconoce se asigna a ese módulo.
     tareas, _ = entregas.recoger(carpeta, definiciones, tmp_path / "tmp2", modulo="01_juguete")
     assert ("misterio", "01_juguete") in {(t.alumno, t.modulo) for t in tareas}
+
+
+def _fechar(ruta: Path, anio: int) -> None:
+    import datetime
+
+    marca = datetime.datetime(anio, 3, 1, 10, 0).timestamp()
+    os.utime(ruta, (marca, marca))
+
+
+def test_recoger_entradas_hostiles(curso_juguete, tmp_path):
+    raiz = curso_juguete
+    definiciones = entregas.leer_definiciones(raiz, ["01_juguete", "02_extra"])
+    carpeta = tmp_path / "entregas"
+    juguete = cuaderno_alumno(raiz, "01_juguete", RESPUESTAS)
+    extra = cuaderno_alumno(raiz, "02_extra", RESPUESTAS)
+    # Nombre que no es UTF-8 (latin-1): se ve como \xe9 y no rompe nada.
+    _escribir(carpeta / os.fsdecode(b"Jos\xe9 Ruiz_01_juguete.ipynb"), juguete)
+    # Enlaces: a la solución del instructor, dentro de la carpeta de un alumno y a una carpeta.
+    solucion = raiz / "solutions" / "01_juguete" / "01_juguete.ipynb"
+    (carpeta / "tramposo_01_juguete.ipynb").symlink_to(solucion)
+    _escribir(carpeta / "Luis" / "otro.ipynb", extra)
+    (carpeta / "Luis" / "01_juguete.ipynb").symlink_to(solucion)
+    (carpeta / "Luis" / "carpeta").symlink_to(solucion.parent, target_is_directory=True)
+    _escribir(carpeta / "Marta" / "01_juguete" / "01_juguete.ipynb", juguete)
+    (carpeta / "Marta" / "02_extra").mkdir()
+    (carpeta / "Marta" / "02_extra" / "02_extra.ipynb").symlink_to(solucion)
+    # Una FIFO con nombre de cuaderno no bloquea la recogida.
+    os.mkfifo(carpeta / "fifo_01_juguete.ipynb")
+    # Nombre largo de Moodle: una sola alumna, aunque entregue sueltos y en carpeta.
+    largo = "María Concepción Fernández-Castellanos de la Santísima Trinidad Pérez"
+    for modulo, nb in (("01_juguete", juguete), ("02_extra", extra)):
+        _escribir(carpeta / f"{largo}_12345_assignsubmission_file_{modulo}.ipynb", nb)
+    _escribir(carpeta / f"{largo}_12345_assignsubmission_file_" / "notas.ipynb", extra)
+    # Gana la versión más reciente: un ZIP de 2020 frente a un cuaderno de 2024, y al revés.
+    for alumno, anio_zip, anio_suelto in (("Ana", 2020, 2024), ("Bea", 2024, 2022)):
+        with zipfile.ZipFile(carpeta / f"{alumno}.zip", "w") as z:
+            info = zipfile.ZipInfo("trabajo/01_juguete.ipynb", (anio_zip, 3, 1, 10, 0, 0))
+            z.writestr(info, nbformat.writes(juguete))
+        _fechar(_escribir(carpeta / f"{alumno}_01_juguete.ipynb", juguete), anio_suelto)
+
+    tareas, avisos = entregas.recoger(carpeta, definiciones, tmp_path / "tmp")
+    por_clave = {(t.alumno, t.modulo): t for t in tareas}
+    assert set(por_clave) == {
+        ("ana", "01_juguete"),
+        ("bea", "01_juguete"),
+        ("fifo", "01_juguete"),
+        ("jos_xe9_ruiz", "01_juguete"),
+        ("luis", "02_extra"),
+        ("maria_concepcion_fernandez-castellanos_de_la_santisima_trini", "01_juguete"),
+        ("maria_concepcion_fernandez-castellanos_de_la_santisima_trini", "02_extra"),
+        ("marta", "01_juguete"),
+    }
+    jose = por_clave[("jos_xe9_ruiz", "01_juguete")]
+    assert jose.origen == "Jos\\xe9 Ruiz_01_juguete.ipynb"
+    jose.origen.encode("utf-8")  # se puede escribir en el CSV
+    assert por_clave[("fifo", "01_juguete")].errores == {"01_juguete": "no es un archivo normal"}
+    # Los enlaces nunca se siguen: se ignoran y se avisa.
+    assert sorted(a for a in avisos if "enlace" in a) == [
+        "se ignora Luis/01_juguete.ipynb: es un enlace simbólico (nunca se siguen)",
+        "se ignora Luis/carpeta: es un enlace simbólico (nunca se siguen)",
+        "se ignora Marta/02_extra/02_extra.ipynb: es un enlace simbólico (nunca se siguen)",
+        "se ignora tramposo_01_juguete.ipynb: es un enlace simbólico (nunca se siguen)",
+    ]
+    for tarea in tareas:
+        assert all(Path(r).resolve() != solucion.resolve() for r in tarea.cuadernos.values())
+    ana, bea = por_clave[("ana", "01_juguete")], por_clave[("bea", "01_juguete")]
+    assert ana.cuadernos["01_juguete"] == str(carpeta / "Ana_01_juguete.ipynb")
+    assert ana.archivos["01_juguete"] == "Ana_01_juguete.ipynb (2024-03-01 10:00:00)"
+    assert ana.notas == [
+        "varias versiones de 01_juguete: se usa Ana_01_juguete.ipynb (2024-03-01 10:00:00), "
+        "la más reciente; se ignora Ana.zip:trabajo/01_juguete.ipynb (2020-03-01 10:00:00)"
+    ]
+    assert bea.archivos["01_juguete"] == "Bea.zip:trabajo/01_juguete.ipynb (2024-03-01 10:00:00)"
+    assert "se ignora Bea_01_juguete.ipynb (2022-03-01 10:00:00)" in bea.notas[0]
+
+
+def test_grade_ids_de_un_cuaderno_v3(curso_juguete):
+    nb = cuaderno_alumno(curso_juguete, "01_juguete")
+    v3 = json.loads(nbformat.writes(nbformat.convert(nb, 3), version=3))
+    assert "worksheets" in v3
+    assert entregas._grade_ids(v3) == entregas._grade_ids(json.loads(nbformat.writes(nb)))
 
 
 # --- Órdenes ---------------------------------------------------------------------------------
