@@ -108,6 +108,7 @@ _NOMBRES_CANONICOS = {"cu": "course_utils", "torch": "torch"}
 _CAMBIANTES = {
     "builtins": {"_", "__", "___", "get_ipython", "exit", "quit", "display", "__IPYTHON__"},
     "course_utils.variantes": {"_alumno"},
+    "course_utils.integridad": {"_guardian"},
 }
 #: Datos de course_utils que nadie debe cambiar (las reglas).
 _DATOS = ("course_utils.reglas:REGLAS", "course_utils.reglas:OPERACIONES")
