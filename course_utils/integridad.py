@@ -28,6 +28,7 @@ vías conocidas y hace que cualquier otra deje rastro.
 from __future__ import annotations
 
 import ast
+import builtins
 import importlib
 import json
 import linecache
@@ -35,6 +36,22 @@ import sys
 import threading
 import types
 from typing import Any
+
+# Copias propias de las funciones básicas: un alumno que cambie ``builtins`` no cambia cómo
+# se verifica (y la verificación restaura ``builtins``).
+any = builtins.any  # noqa: A001
+dict = builtins.dict  # noqa: A001
+getattr = builtins.getattr  # noqa: A001
+hasattr = builtins.hasattr  # noqa: A001
+id = builtins.id  # noqa: A001
+isinstance = builtins.isinstance  # noqa: A001
+len = builtins.len  # noqa: A001
+list = builtins.list  # noqa: A001
+set = builtins.set  # noqa: A001
+setattr = builtins.setattr  # noqa: A001
+str = builtins.str  # noqa: A001
+type = builtins.type  # noqa: A001
+vars = builtins.vars  # noqa: A001
 
 __all__ = ["CLAVE", "MARCA_OCULTAS", "comprobar_tras_llamada", "instalar", "verificar"]
 
@@ -109,6 +126,7 @@ _CAMBIANTES = {
     "builtins": {"_", "__", "___", "get_ipython", "exit", "quit", "display", "__IPYTHON__"},
     "course_utils.variantes": {"_alumno"},
     "course_utils.integridad": {"_guardian"},
+    "warnings": {"filters", "showwarning", "_showwarnmsg_impl"},
 }
 #: Datos de course_utils que nadie debe cambiar (las reglas).
 _DATOS = ("course_utils.reglas:REGLAS", "course_utils.reglas:OPERACIONES")
@@ -245,7 +263,9 @@ class _Guardian:
             self._verificar_clase(clase, copia, ruta, hallazgos)
 
     @staticmethod
-    def _verificar_clase(clase, copia, ruta, hallazgos, solo_sobrescritas=False) -> None:
+    def _verificar_clase(clase, copia, ruta, hallazgos) -> None:
+        """Restaura los atributos cambiados o borrados y quita los añadidos que tapan a los de
+        una clase base (p. ej. ``torch.Tensor.__eq__``)."""
         actual = vars(clase)
         for clave, valor in copia.items():
             if clave not in actual or not _mismo(actual[clave], valor):
@@ -255,9 +275,7 @@ class _Guardian:
                     continue
                 hallazgos.append(f"se cambió {ruta}.{clave}")
         for clave in set(actual) - set(copia):
-            if clave.startswith("__") and clave.endswith("__") and not solo_sobrescritas:
-                continue
-            if solo_sobrescritas and not any(clave in vars(b) for b in clase.__mro__[1:]):
+            if not any(clave in vars(base) for base in clase.__mro__[1:]):
                 continue
             try:
                 delattr(clase, clave)
@@ -338,9 +356,7 @@ class _Guardian:
                 callbacks[evento] = list(copia)
                 hallazgos.append(f"se cambiaron los eventos {evento} de IPython")
         for clase, copia in self.clases_ipython:
-            self._verificar_clase(
-                clase, copia, clase.__qualname__, hallazgos, solo_sobrescritas=True
-            )
+            self._verificar_clase(clase, copia, clase.__qualname__, hallazgos)
         if self.nucleo is not None:
             self._restaurar_atributos(self.nucleo, self.estado_nucleo, "el núcleo", hallazgos)
             manejadores = getattr(self.nucleo, "shell_handlers", {})

@@ -1,0 +1,404 @@
+"""Integridad de las notas: reglas de los ejercicios, variantes personales y vigilancia del núcleo.
+
+Cada prueba es la entrega de un alumno tramposo (o despistado) y comprueba que la trampa no da
+puntos: funciones prohibidas por cualquier camino, lectura de la pila o de las pruebas ocultas,
+manipulación de las comprobaciones, de PyTorch o de IPython.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import course_utils as cu
+from course_utils import reglas, variantes
+from course_utils.reglas import REGLAS, ErrorRegla, ejecutar_vigilado
+
+Z = torch.tensor([[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0]])
+A = torch.tensor([[2.0, 1.0, 0.0], [1.0, 2.0, 1.0], [0.0, 1.0, 2.0]], dtype=torch.float64)
+INVERSA = torch.linalg.inv  # una referencia guardada antes de la prueba
+
+
+def _softmax_a_mano(z, dim=-1):
+    e = torch.exp(z - z.amax(dim=dim, keepdim=True))
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def _desactivando(z, dim=-1):
+    with torch._C.DisableTorchFunction():
+        return torch.softmax(z, dim)
+
+
+def _capturando(z, dim=-1):
+    try:
+        return F.softmax(z, dim=dim)
+    except Exception:
+        return _softmax_a_mano(z, dim)
+
+
+SOFTMAX_TRAMPOSAS = {
+    "torch.softmax": lambda z, dim=-1: torch.softmax(z, dim),
+    "método": lambda z, dim=-1: z.softmax(dim),
+    "F.softmax": lambda z, dim=-1: F.softmax(z, dim=dim),
+    "nn.Softmax": lambda z, dim=-1: torch.nn.Softmax(dim)(z),
+    "special": lambda z, dim=-1: torch.special.softmax(z, dim),
+    "log_softmax": lambda z, dim=-1: F.log_softmax(z, dim=dim).exp(),
+    "logsumexp": lambda z, dim=-1: torch.exp(z - torch.logsumexp(z, dim, keepdim=True)),
+    "aten": lambda z, dim=-1: torch.ops.aten._softmax(z, dim, False),
+    "map": lambda z, dim=-1: list(map(torch.softmax, [z], [dim]))[0],
+    "getattr": lambda z, dim=-1: getattr(torch, "soft" + "max")(z, dim),
+    "desactivando": _desactivando,
+    "capturando el error": _capturando,
+}
+
+
+@pytest.mark.parametrize("nombre", sorted(SOFTMAX_TRAMPOSAS))
+def test_softmax_prohibida_por_cualquier_camino(nombre):
+    with pytest.raises(ErrorRegla, match="Regla del ejercicio incumplida"):
+        cu.comprobar_funcion(
+            SOFTMAX_TRAMPOSAS[nombre], F.softmax, [(Z, 1)], ejercicio="m06_softmax", mostrar=False
+        )
+
+
+def test_softmax_honesta_aprueba(capsys):
+    cu.comprobar_funcion(_softmax_a_mano, F.softmax, [(Z, 1)], ejercicio="m06_softmax")
+    assert "✔" in capsys.readouterr().out
+
+
+INVERSAS_TRAMPOSAS = {
+    "guardada": lambda A: INVERSA(A),
+    "método": lambda A: A.inverse(),
+    "potencia −1": lambda A: torch.linalg.matrix_power(A, -1),
+    "pinverse": lambda A: torch.pinverse(A),
+    "solve": lambda A: torch.linalg.solve(A, torch.eye(3, dtype=A.dtype)),
+    "numpy": lambda A: torch.from_numpy(np.linalg.inv(A.numpy())),
+    "svd": lambda A: (lambda u, s, vh: vh.T @ torch.diag(1 / s) @ u.T)(*torch.linalg.svd(A)),
+}
+
+
+@pytest.mark.parametrize("nombre", sorted(INVERSAS_TRAMPOSAS))
+def test_inversa_directa_prohibida(nombre):
+    with pytest.raises(ErrorRegla, match="torch.linalg.inv"):
+        ejecutar_vigilado(INVERSAS_TRAMPOSAS[nombre], (A,), ejercicio="m04_invertir_por_descenso")
+
+
+def test_potencias_positivas_y_normas_permitidas():
+    def descenso(A):
+        eta = 1 / torch.linalg.matrix_norm(A, ord=2) ** 2
+        W = torch.linalg.matrix_power(A, 0) * 0
+        for _ in range(2000):
+            W = W - eta * A.T @ (A @ W - torch.eye(3, dtype=A.dtype))
+        return W
+
+    W = ejecutar_vigilado(descenso, (A,), ejercicio="m04_invertir_por_descenso")
+    assert torch.allclose(W, torch.linalg.inv(A), atol=1e-8)
+
+
+def test_ayudas_del_curso_y_autograd_prohibidas_a_mano():
+    def con_ayuda(a, b, c, d):
+        entradas = [torch.tensor(float(v), dtype=torch.float64) for v in (a, b, c, d)]
+        return cu.gradiente_autograd(lambda a, b, c, d: a * b + c * d, *entradas)
+
+    def con_backward(a, b, c, d):
+        x = torch.tensor(float(a), requires_grad=True)
+        (x * b).backward()
+        return x.grad, 0.0, 0.0, 0.0
+
+    for funcion in (con_ayuda, con_backward):
+        with torch.no_grad(), pytest.raises(ErrorRegla):
+            ejecutar_vigilado(funcion, (1.0, 2.0, 3.0, 4.0), ejercicio="m02_a_mano")
+
+
+def test_formas_sin_torch_ni_numpy():
+    tramposas = [
+        lambda a, b: tuple(torch.broadcast_shapes(a, b)),
+        lambda a, b: tuple(np.broadcast_shapes(a, b)),
+        lambda a, b: tuple((torch.empty(a) + torch.empty(b)).shape),
+        lambda a, b: tuple((np.empty(a) + np.empty(b)).shape),
+    ]
+    for funcion in tramposas:
+        with pytest.raises(ErrorRegla):
+            ejecutar_vigilado(funcion, ((3, 1), (4,)), ejercicio="m01_formas")
+    assert ejecutar_vigilado(lambda a, b: (3, 4), ((3, 1), (4,)), ejercicio="m01_formas") == (3, 4)
+
+
+def test_tecnicas_obligatorias():
+    x = np.linspace(0, 1, 20).reshape(-1, 1)
+    y = 1 + 2 * x
+
+    def con_numpy(x, y, eta=0.1, epocas=1000):  # sin autograd: no cumple la regla
+        return 1.0, 2.0
+
+    def con_nn_lineal_sin_sgd(x, y, eta=0.1, epocas=10):
+        modelo = torch.nn.Linear(1, 1, dtype=torch.float64)
+        perdida = torch.nn.MSELoss()(modelo(torch.from_numpy(x)), torch.from_numpy(y))
+        perdida.backward()
+        return modelo.bias.item(), modelo.weight.item()
+
+    with pytest.raises(ErrorRegla, match="no usa `backward\\(\\)`"):
+        ejecutar_vigilado(con_numpy, (x, y), ejercicio="m03_regresion_autograd")
+    with pytest.raises(ErrorRegla, match="torch.optim.SGD"):
+        ejecutar_vigilado(con_nn_lineal_sin_sgd, (x, y), ejercicio="m03_regresion_optim")
+
+
+def test_no_puede_llamar_a_la_referencia_ni_leer_la_pila():
+    def referencia(x):
+        return 2 * x
+
+    def copia_la_referencia(x):
+        return referencia(x)
+
+    def lee_la_pila(x):
+        return sys._getframe(2).f_locals["esperado"]
+
+    def lee_por_traza(x):
+        try:
+            raise ValueError
+        except ValueError as error:
+            marco, nombres = error.__traceback__.tb_frame, []
+            while marco is not None:
+                nombres.append(marco.f_code.co_name)
+                marco = marco.f_back
+        return nombres
+
+    with pytest.raises(ErrorRegla, match="referencia"):
+        cu.comprobar_funcion(copia_la_referencia, referencia, [(torch.ones(2),)], mostrar=False)
+    with pytest.raises(ErrorRegla, match="inspeccionar la pila"):
+        cu.ejecutar_alumno(lee_la_pila, torch.ones(2))
+    # Por la traza solo se llega al hilo de la vigilancia, no a la celda de prueba.
+    assert "test_no_puede_llamar_a_la_referencia_ni_leer_la_pila" not in cu.ejecutar_alumno(
+        lee_por_traza, 1
+    )
+
+
+def test_sin_hilos_ni_memoria_del_proceso():
+    import gc
+    import threading
+
+    for funcion in (
+        lambda: threading.Thread(target=print).start(),
+        lambda: gc.get_objects(),
+        lambda: sys._current_frames(),
+        lambda: sys.setprofile(None),
+    ):
+        with pytest.raises(ErrorRegla):
+            ejecutar_vigilado(funcion)
+
+
+def test_la_regla_cuenta_aunque_el_alumno_capture_el_error():
+    def insistente(A):
+        for _ in range(3):
+            try:
+                return torch.linalg.inv(A)
+            except BaseException:
+                pass
+        return A
+
+    with pytest.raises(ErrorRegla):
+        ejecutar_vigilado(insistente, (A,), ejercicio="m04_invertir_por_descenso")
+
+
+def test_el_gradiente_sigue_desactivado_en_el_hilo():
+    with torch.no_grad():
+        assert ejecutar_vigilado(torch.is_grad_enabled) is False
+    assert ejecutar_vigilado(torch.is_grad_enabled) is True
+
+
+def test_reglas_y_enunciados_usan_operaciones_conocidas():
+    for regla in REGLAS.values():
+        for clave in (*regla.prohibidas, *regla.requeridas):
+            assert clave in reglas.OPERACIONES
+    assert cu.reglas_del_ejercicio("m03_descenso_gradiente") == (
+        "No puedes usar `torch.optim`. Debes usar `backward()`."
+    )
+
+
+# --- Variantes personales --------------------------------------------------------------------
+
+
+def test_variantes_por_defecto_y_personales(monkeypatch):
+    monkeypatch.setattr(variantes, "_alumno", None)
+    assert cu.valores_grafo() == (2.0, 3.0, -1.0, 7.0)
+    B, c = cu.sistema_personal()
+    assert torch.allclose(torch.linalg.solve(B, c), torch.tensor([2.0, -1.0, 1.0], dtype=B.dtype))
+    vistos = set()
+    for alumno in ("ana", "luis", "eva"):
+        cu.fijar_alumno(alumno)
+        a, b, c, d = cu.valores_grafo()
+        m, n = 3 * a + 4 * b - 2 * c + 10 * d, 7 * a + b + c + 4 * d
+        assert m > 0 and n > 0 and m - n >= 30  # sigue saturada
+        assert torch.linalg.cond(cu.matriz_personal()) <= 8
+        vistos.add((cu.valores_grafo(), tuple(cu.sistema_personal()[1].tolist())))
+        assert vistos  # deterministas: la misma llamada da lo mismo
+        assert cu.valores_grafo() == (a, b, c, d)
+    assert len(vistos) == 3
+
+
+def test_al_calificar_manda_la_clave_no_el_identificador_escrito():
+    codigo = textwrap.dedent("""
+        import course_utils as cu
+        cu.fijar_alumno("ana")
+        print(cu.valores_grafo())
+    """)
+    salidas = []
+    for clave in ("", variantes.clave_de_alumno("secreto", "ana"), "0" * 64):
+        entorno = {**os.environ, "CURSO_CLAVE": clave}
+        salida = subprocess.run(
+            [sys.executable, "-c", codigo], capture_output=True, text=True, env=entorno, check=True
+        )
+        salidas.append(salida.stdout)
+    assert len(set(salidas)) == 3  # sin clave: la del identificador; con clave: otra
+
+
+# --- Vigilancia del núcleo (IPython en un proceso aparte) ------------------------------------
+
+_GUION = r"""
+import json, sys
+from IPython.core.interactiveshell import InteractiveShell
+from course_utils import integridad
+shell = InteractiveShell.instance()
+integridad.instalar(shell)
+resultado = {}
+for nombre, codigo in json.loads(sys.argv[1]):
+    ejecucion = shell.run_cell(codigo, store_history=True)
+    error = ejecucion.error_in_exec or ejecucion.error_before_exec
+    resultado[nombre] = {
+        "error": f"{type(error).__name__}: {error}" if error else None,
+        "hallazgos": integridad.verificar(),
+    }
+    integridad._guardian.olvidar_errores()
+print("RESULTADO" + json.dumps(resultado, ensure_ascii=False))
+"""
+
+_PRUEBA_OCULTA = (
+    "cu.comprobar_funcion(doble, lambda x: 2 * x, [(torch.ones(2),)], mostrar=False)\n"
+    "### BEGIN HIDDEN TESTS\n"
+    "VALOR_OCULTO = 4242\n"
+    "cu.comprobar_funcion(doble, lambda x: 2 * x, [(torch.ones(3),)], mostrar=False)\n"
+    "### END HIDDEN TESTS\n"
+)
+
+
+def _ejecutar_en_ipython(celdas: list[tuple[str, str]]) -> dict:
+    salida = subprocess.run(
+        [sys.executable, "-c", _GUION, json.dumps(celdas)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    linea = [x for x in salida.stdout.splitlines() if x.startswith("RESULTADO")]
+    assert linea, salida.stdout + salida.stderr
+    return json.loads(linea[0][len("RESULTADO") :])
+
+
+@pytest.fixture(scope="module")
+def manipulaciones():
+    inicio = "import torch\nimport course_utils as cu\ndef doble(x):\n    return 2 * x"
+    celdas = [
+        ("inicio", inicio),
+        ("limpia", _PRUEBA_OCULTA),
+        ("redefine", "cu.comprobar_funcion = lambda *a, **k: None"),
+        ("modulo", "import course_utils.comprobaciones as c\nc.comprobar_tensor = print"),
+        ("codigo", "cu.comprobar_tensor.__wrapped__.__code__ = (lambda *a, **k: 0).__code__"),
+        ("reglas", "import course_utils.reglas as r\nr.REGLAS.clear()"),
+        ("torch", "torch.allclose = lambda *a, **k: True"),
+        ("tensor", "torch.Tensor.__eq__ = lambda *a: True"),
+        ("builtins", "import builtins\nbuiltins.isinstance = lambda *a: True"),
+        ("entrada", "get_ipython().input_transformers_post.append(lambda l: ['pass\\n'])"),
+        ("ast", "import ast\nget_ipython().ast_transformers.append(ast.NodeTransformer())"),
+        ("excepciones", "get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)"),
+        ("eventos", "get_ipython().events.register('pre_run_cell', lambda info: None)"),
+        ("interprete", "get_ipython().showtraceback = lambda *a, **k: None"),
+        ("modo", "from torch.overrides import TorchFunctionMode\nTorchFunctionMode().__enter__()"),
+        ("traza", "import sys\nsys.settrace(lambda *a: None)"),
+        ("nombre", "cu = None"),
+        ("auditoria", "import sys\nsys.addaudithook(lambda *a: None)"),
+        (
+            "durante",
+            "def doble(x):\n"
+            "    import course_utils.comprobaciones as c\n"
+            "    c.comprobar_funcion.__wrapped__.__code__ = (lambda *a, **k: None).__code__\n"
+            "    return x\n" + _PRUEBA_OCULTA,
+        ),
+        (
+            "espia",
+            "import linecache\n"
+            "def doble(x):\n"
+            "    ip = exit._ip\n"
+            "    vistos = [str(In), str(_ih), str(ip.history_manager.input_hist_raw)]\n"
+            "    vistos += [''.join(v[2]) for v in list(linecache.cache.values())]\n"
+            "    resultado = ip.displayhook.exec_result\n"
+            "    vistos.append(str(resultado and resultado.info.raw_cell))\n"
+            "    print('FUGA' if any('VALOR_' + 'OCULTO' in v for v in vistos) else 'SIN FUGA')\n"
+            "    return 2 * x\n",
+        ),
+        ("espiada", _PRUEBA_OCULTA),
+        ("despues", "print('FUGA' if 'VALOR_' + 'OCULTO' in str(In) + str(_i) else 'SIN FUGA')"),
+    ]
+    return _ejecutar_en_ipython(celdas)
+
+
+def test_sin_manipulacion_no_hay_hallazgos(manipulaciones):
+    for nombre in ("inicio", "limpia", "espia", "espiada", "despues"):
+        assert manipulaciones[nombre]["hallazgos"] == [], nombre
+        assert manipulaciones[nombre]["error"] is None, nombre
+
+
+@pytest.mark.parametrize(
+    "nombre",
+    [
+        "redefine",
+        "modulo",
+        "codigo",
+        "reglas",
+        "torch",
+        "tensor",
+        "builtins",
+        "entrada",
+        "ast",
+        "excepciones",
+        "eventos",
+        "interprete",
+        "modo",
+        "traza",
+        "nombre",
+        "auditoria",
+    ],
+)
+def test_cada_manipulacion_se_detecta_y_se_restaura(manipulaciones, nombre):
+    assert manipulaciones[nombre]["hallazgos"], nombre
+
+
+def test_manipular_durante_la_prueba_la_hace_fallar(manipulaciones):
+    assert "Posible manipulación" in manipulaciones["durante"]["error"]
+    assert manipulaciones["durante"]["hallazgos"]
+
+
+def test_el_codigo_de_las_pruebas_no_esta_al_alcance(tmp_path):
+    celdas = [
+        ("inicio", "import torch\nimport course_utils as cu"),
+        (
+            "espia",
+            "import linecache\n"
+            "def doble(x):\n"
+            "    ip = exit._ip\n"
+            "    vistos = [str(In), str(_ih), str(ip.history_manager.input_hist_raw)]\n"
+            "    vistos += [''.join(v[2]) for v in list(linecache.cache.values())]\n"
+            "    resultado = ip.displayhook.exec_result\n"
+            "    vistos.append(str(resultado and resultado.info.raw_cell))\n"
+            "    assert not any('VALOR_' + 'OCULTO' in v for v in vistos), 'FUGA'\n"
+            "    return 2 * x\n",
+        ),
+        ("prueba", _PRUEBA_OCULTA),
+        ("despues", "assert 'VALOR_' + 'OCULTO' not in str(In) + str(_i) + str(_ih), 'FUGA'"),
+    ]
+    resultado = _ejecutar_en_ipython(celdas)
+    assert resultado["prueba"]["error"] is None and resultado["despues"]["error"] is None
