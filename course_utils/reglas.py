@@ -447,9 +447,13 @@ class _Modo(TorchFunctionMode):
     def __init__(self, vigilancia: _Vigilancia):
         super().__init__()
         self.vigilancia = vigilancia
+        nombres = {*vigilancia.torch_prohibidos, *vigilancia.torch_requeridos}
+        # Solo se examinan las llamadas que pueden importar (None: todas).
+        self.nombres = None if "*" in nombres else nombres | {"linalg_matrix_power", "matrix_power"}
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        self.vigilancia.torch_llamada(func, args, kwargs)
+        if self.nombres is None or getattr(func, "__name__", "") in self.nombres:
+            self.vigilancia.torch_llamada(func, args, kwargs)
         return func(*args, **(kwargs or {}))
 
 
