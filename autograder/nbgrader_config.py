@@ -80,10 +80,11 @@ c.Execute.error_on_timeout = {
     "traceback": ["CellTimeoutError: la celda superó el tiempo máximo de ejecución"],
 }
 
-# Retroalimentación sin pruebas ocultas ni valores esperados (`curso calificar` usa además una
-# plantilla en español: autograder/plantillas/retroalimentacion).
+# Retroalimentación sin pruebas ocultas ni salidas del alumno en las pruebas, con el nombre y la
+# pista de cada ejercicio (`curso calificar` usa además una plantilla en español, sin recursos
+# externos: autograder/plantillas/retroalimentacion).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "autograder.preprocesadores.LimpiarRetroalimentacion",
+    "autograder.retroalimentacion.LimpiarRetroalimentacion",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

@@ -13,8 +13,8 @@ Tras ejecutar: :class:`FiltrarAvisos` pasa a stdout los avisos (``UserWarning``,
 ``RuntimeWarning``…) y las barras de progreso que las celdas de prueba escribieron en stderr,
 para que no resten puntos; los errores de verdad siguen restando.
 
-En la retroalimentación: :class:`LimpiarRetroalimentacion` quita las pruebas ocultas y reduce
-los errores de las celdas de prueba a «Tipo: mensaje».
+La limpieza de la retroalimentación (sin pruebas ocultas) está en
+:mod:`autograder.retroalimentacion`.
 
 Las incidencias (celdas restauradas, órdenes desactivadas…) se anotan en los metadatos del
 cuaderno (:data:`CLAVE_METADATOS`) y las lee ``autograder.calificacion``.
@@ -29,7 +29,7 @@ from nbgrader import utils
 from nbgrader.api import Gradebook
 from nbgrader.nbgraderformat import MetadataValidator
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
-from traitlets import Dict, List, Unicode
+from traitlets import Dict, Unicode
 
 CLAVE_METADATOS = "calificacion_curso"
 INICIO_OCULTAS = "BEGIN HIDDEN TESTS"
@@ -320,105 +320,3 @@ class FiltrarAvisos(NbGraderPreprocessor):
                 salidas.append(salida)
         cell.outputs = salidas
         return cell, resources
-
-
-# Marcas en inglés que pone LimitOutput de nbgrader al recortar salidas y trazas.
-_RECORTE_NBGRADER = "... Output truncated ..."
-_TRAZA_NBGRADER = "... Traceback truncated ..."
-
-
-def _lineas_ocultas(fuente: str) -> tuple[str, list[str]]:
-    """Devuelve (fuente sin pruebas ocultas, líneas ocultas significativas)."""
-    visibles, ocultas = [], []
-    dentro = False
-    for linea in fuente.split("\n"):
-        if INICIO_OCULTAS in linea:
-            if not dentro:
-                sangria = linea[: len(linea) - len(linea.lstrip())]
-                visibles.append(f"{sangria}# (pruebas ocultas: no se muestran)")
-            dentro = True
-        elif FIN_OCULTAS in linea:
-            dentro = False
-        elif dentro:
-            texto = linea.strip()
-            if len(texto) >= 4 and re.search(r"\w", texto):
-                ocultas.append(texto)
-        else:
-            visibles.append(linea)
-    return "\n".join(visibles), ocultas
-
-
-class LimpiarRetroalimentacion(NbGraderPreprocessor):
-    """Quita de la retroalimentación las pruebas ocultas y todo lo que pueda delatarlas.
-
-    En las celdas con pruebas ocultas: el bloque oculto se sustituye por un comentario, los
-    errores se reducen a «Tipo: mensaje» (sin traceback, que cita líneas ocultas) y de las
-    salidas de texto se quitan las líneas que citan código oculto. En el resto de celdas
-    también se quitan esas líneas de las salidas.
-    """
-
-    max_lineas = 40
-    display_data_priority = List(NbGraderPreprocessor.display_data_priority.default_value).tag(
-        config=True
-    )
-
-    def preprocess(self, nb, resources):
-        self._ocultas = []
-        con_ocultas = set()
-        for cell in nb.cells:  # comentario automático de nbgrader para respuestas sin tocar
-            meta = cell.metadata.get("nbgrader", {})
-            if meta.get("comment") == "No response.":
-                meta["comment"] = "Sin respuesta."
-        for posicion, cell in enumerate(nb.cells):
-            if cell.cell_type == "code" and INICIO_OCULTAS in cell.source:
-                cell.source, ocultas = _lineas_ocultas(cell.source)
-                self._ocultas.extend(ocultas)
-                con_ocultas.add(posicion)
-        for posicion, cell in enumerate(nb.cells):
-            if cell.cell_type == "code":
-                limpias = (self._limpiar(s, posicion in con_ocultas) for s in cell.outputs)
-                cell.outputs = [s for s in limpias if s is not None]
-        nb.metadata.pop(CLAVE_METADATOS, None)
-        return nb, resources
-
-    def _filtrar(self, texto: str, recortar: bool) -> str:
-        texto = texto.replace(_RECORTE_NBGRADER, "… (salida recortada) …")
-        lineas = [
-            linea
-            for linea in texto.splitlines(keepends=True)
-            if not any(oculta in linea for oculta in self._ocultas)
-        ]
-        if recortar and len(lineas) > self.max_lineas:
-            lineas = lineas[: self.max_lineas] + ["… (salida recortada)\n"]
-        return "".join(lineas)
-
-    def _limpiar(self, salida, con_ocultas: bool):
-        if salida.output_type == "error":
-            if not con_ocultas and not any(
-                oculta in linea for linea in salida.traceback for oculta in self._ocultas
-            ):
-                salida.traceback = [
-                    "… (traza recortada) …" if linea == _TRAZA_NBGRADER else linea
-                    for linea in salida.traceback
-                ]
-                return salida
-            mensaje = (salida.evalue or "").strip().split("\n")[0][:500]
-            if any(oculta in mensaje for oculta in self._ocultas):
-                mensaje = ""
-            salida.evalue = mensaje
-            salida.traceback = [f"{salida.ename}: {mensaje}" if mensaje else salida.ename]
-            return salida
-        if salida.output_type == "stream":
-            salida.text = self._filtrar(salida.text, con_ocultas)
-            return salida if salida.text else None
-        if salida.output_type in ("execute_result", "display_data"):
-            if con_ocultas:
-                texto = salida.get("data", {}).get("text/plain")
-                if texto is None:
-                    return None
-                salida.data = {"text/plain": self._filtrar(texto, True)}
-                salida.metadata = {}
-            elif "text/plain" in salida.get("data", {}):
-                salida.data["text/plain"] = self._filtrar(salida.data["text/plain"], False)
-            return salida
-        return salida
