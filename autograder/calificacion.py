@@ -55,6 +55,7 @@ from autograder.configuracion import (
 )
 from autograder.entregas import Tarea, leer_definiciones, recoger
 from autograder.generacion import generar_tareas
+from autograder.informe_clase import escribir_informe
 from autograder.preprocesadores import incidencias
 
 SIN_MODULO = "?"
@@ -719,6 +720,7 @@ def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
             grupo.cerrar()
         filas = _resumen(tareas, resultados, celdas, db_url)
         notas_csv, resumen_csv = _escribir_csv(trabajo, tareas, filas, celdas, db_url)
+        escribir_informe(trabajo, raiz)  # calificacion/informe.html (nunca lanza)
     return Informe(
         filas=filas,
         notas_csv=notas_csv,

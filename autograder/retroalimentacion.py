@@ -387,6 +387,16 @@ def nombres_de_ejercicios(celdas) -> dict[str, str]:
     return nombres
 
 
+def titulo_del_cuaderno(celdas) -> str:
+    """Texto del primer encabezado de nivel 1 («Módulo 2: Autograd…»), o cadena vacía."""
+    for celda in celdas:
+        if celda.get("cell_type") == "markdown":
+            for m in _ENCABEZADO.finditer(celda.get("source", "")):
+                if m.group(1) == "#":
+                    return texto_plano(m.group(2))
+    return ""
+
+
 def _bloques(celdas) -> dict[int, int]:
     """Celda de prueba -> primera celda de su ejercicio (su encabezado y el Markdown previo)."""
     inicios, ultimo_encabezado, fin_anterior = {}, None, -1
@@ -604,16 +614,7 @@ class LimpiarRetroalimentacion(NbGraderPreprocessor):
                 meta["comment"] = "Sin respuesta."
         nombres = nombres_de_ejercicios(celdas)
         inicios = _bloques(celdas)
-        titulo = next(
-            (
-                texto_plano(m.group(2))
-                for c in celdas
-                if c.cell_type == "markdown"
-                for m in _ENCABEZADO.finditer(c.source)
-                if m.group(1) == "#"
-            ),
-            "",
-        )
+        titulo = titulo_del_cuaderno(celdas)
 
         # Código oculto y vocabulario visible (de celdas bloqueadas: nbgrader repone su fuente).
         partes, ocultas, visibles = {}, [], []

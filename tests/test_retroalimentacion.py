@@ -461,3 +461,7 @@ def test_retroalimentacion_real_con_un_alumno_que_espia(tmp_path):
     assert "Ejercicio 1 — " in pagina and "Ejercicio 2 — 0/3" in pagina
     assert "Tu código lanzó ValueError durante las pruebas ocultas" in pagina
     assert "<title>espia · Módulo de juguete: retroalimentación</title>" in pagina
+    # `curso calificar` escribe también el informe de la clase.
+    informe = (trabajo / "informe.html").read_text(encoding="utf-8")
+    assert "Informe de la clase" in informe and "Ejercicio 2" in informe
+    assert "data:image/png;base64," in informe
