@@ -184,20 +184,36 @@ def test_insignia_de_colab(ruta):
     )
 
 
-def _bloque_colab_de_la_guia() -> str:
-    """El bloque ``if "google.colab" in sys.modules: …`` de la celda modelo de CONTRIBUIR.md."""
+def _celda_modelo_de_la_guia() -> str:
+    """La celda de configuración modelo de CONTRIBUIR.md (la que tiene el bloque de Colab)."""
     guia = (RAIZ / "CONTRIBUIR.md").read_text(encoding="utf-8")
     for bloque in re.findall(r"```python\n(.*?)```", guia, flags=re.S):
         codigo = textwrap.dedent(bloque)
-        inicio = codigo.find('if "google.colab" in sys.modules:')
-        if inicio >= 0:
-            lineas = codigo[inicio:].splitlines()
-            fin = next(  # primera línea sin sangría tras el if: ahí termina el bloque
-                (i for i, linea in enumerate(lineas[1:], 1) if linea and not linea[0].isspace()),
-                len(lineas),
-            )
-            return "\n".join(lineas[:fin]).rstrip()
+        if 'if "google.colab" in sys.modules:' in codigo:
+            return codigo
     raise AssertionError("CONTRIBUIR.md no tiene la celda de configuración modelo")
+
+
+def _bloque_colab_de_la_guia() -> str:
+    """El bloque ``if "google.colab" in sys.modules: …`` de la celda modelo de CONTRIBUIR.md."""
+    codigo = _celda_modelo_de_la_guia()
+    lineas = codigo[codigo.find('if "google.colab" in sys.modules:') :].splitlines()
+    fin = next(  # primera línea sin sangría tras el if: ahí termina el bloque
+        (i for i, linea in enumerate(lineas[1:], 1) if linea and not linea[0].isspace()),
+        len(lineas),
+    )
+    return "\n".join(lineas[:fin]).rstrip()
+
+
+def _partes_de_la_configuracion(codigo: str) -> tuple[list[str], set[str]]:
+    """Líneas de la celda sin las importaciones de primer nivel ni las líneas en blanco, e
+    importaciones de primer nivel (las que cambian de un módulo a otro)."""
+    importaciones = re.compile(r"(import|from)\s")
+    lineas = [linea.rstrip() for linea in codigo.splitlines() if linea.strip()]
+    return (
+        [linea for linea in lineas if not importaciones.match(linea)],
+        {linea for linea in lineas if importaciones.match(linea)},
+    )
 
 
 @por_cuaderno
@@ -217,6 +233,16 @@ def test_celda_de_configuracion(ruta):
             f"{_id(ruta)}: la celda de configuración debe contener, igual que en CONTRIBUIR.md:"
             f"\n{necesario}"
         )
+    # Igual que la celda modelo salvo las importaciones propias del módulo (p. ej. el
+    # identificador del alumno y cu.fijar_alumno tras cu.fijar_semilla).
+    codigo_modelo, importaciones_modelo = _partes_de_la_configuracion(_celda_modelo_de_la_guia())
+    codigo, importaciones = _partes_de_la_configuracion(celda.source)
+    assert codigo == codigo_modelo, (
+        f"{_id(ruta)}: la celda de configuración debe ser la de CONTRIBUIR.md (salvo las "
+        "importaciones del módulo):\n" + "\n".join(codigo_modelo)
+    )
+    faltan = sorted(importaciones_modelo - importaciones)
+    assert not faltan, f"{_id(ruta)}: a la celda de configuración le faltan {faltan}"
 
 
 @por_cuaderno
