@@ -12,8 +12,10 @@ import argparse
 import contextlib
 import importlib.util
 import os
+import secrets
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from course_utils import __version__
@@ -226,6 +228,63 @@ EXTENSIONES_NBGRADER = tuple(
     f"nbgrader.server_extensions.{nombre}"
     for nombre in ("formgrader", "validate_assignment", "assignment_list", "course_list")
 )
+# Completa la traducción al español de JupyterLab (course_utils/jupyterlab/__init__.py).
+EXTENSION_TRADUCCION = "course_utils.jupyterlab"
+PUERTOS_A_PROBAR = 50
+
+
+def _puerto_libre(puerto: int, host: str = "127.0.0.1") -> bool:
+    """Si se puede escuchar en ``puerto`` (como hará JupyterLab)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as prueba:
+        try:
+            prueba.bind((host, puerto))
+        except OSError:
+            return False
+    return True
+
+
+def _elegir_puerto(pedido: int) -> int:
+    """El primer puerto libre desde ``pedido`` (como ``port_retries`` de Jupyter, pero sabiendo
+    cuál queda, para mostrar la dirección)."""
+    for puerto in range(pedido, min(pedido + PUERTOS_A_PROBAR, 65536)):
+        if _puerto_libre(puerto):
+            return puerto
+    raise ErrorCurso(
+        f"Los puertos {pedido} a {pedido + PUERTOS_A_PROBAR - 1} están ocupados. Cierra el "
+        "JupyterLab que ya tengas abierto (Ctrl+C dos veces en su terminal) o elige otro puerto "
+        "con «curso abrir --puerto N»."
+    )
+
+
+def _comprobar_dispositivo() -> None:
+    """Si ``CURSO_DISPOSITIVO`` pide un dispositivo que no existe aquí, error ya (no en el
+    cuaderno). Solo importa torch si la variable está puesta."""
+    valor = os.environ.get("CURSO_DISPOSITIVO", "").strip()
+    if not valor:
+        return
+    from course_utils.dispositivos import DispositivoNoDisponible, elegir_dispositivo
+
+    try:
+        elegir_dispositivo()
+    except DispositivoNoDisponible as error:
+        raise ErrorCurso(str(error)) from None
+
+
+def _carpeta_escribible(destino: Path) -> None:
+    """Crea la carpeta de trabajo y comprueba que se puede escribir en ella."""
+    try:
+        destino.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=destino, prefix=".curso-prueba-"):
+            pass
+    except OSError as error:
+        motivo = error.strerror or str(error)
+        raise ErrorCurso(
+            f"No se puede escribir en la carpeta de trabajo {destino} ({motivo}). Tu trabajo "
+            "tiene que guardarse en una carpeta tuya: clona el curso en tu carpeta personal o "
+            "elige otra con «curso abrir --directorio ~/pytorch»."
+        ) from None
 
 
 def _orden_abrir(args: argparse.Namespace) -> int:
@@ -246,7 +305,15 @@ def _orden_abrir(args: argparse.Namespace) -> int:
             "La carpeta de trabajo no puede estar dentro de notebooks/: esa carpeta es la "
             "versión publicada del curso y debe quedar limpia."
         )
-    copiados = copiar_cuadernos(origen, destino)
+    _carpeta_escribible(destino)
+    _comprobar_dispositivo()
+    puerto = _elegir_puerto(args.puerto)
+    try:
+        copiados = copiar_cuadernos(origen, destino)
+    except OSError as error:
+        raise ErrorCurso(
+            f"No se pudieron copiar los cuadernos a {destino}: {error.strerror or error}."
+        ) from None
     print(f"==> Tu trabajo se guarda en {destino}")
     if copiados:
         print("    Copiados (nuevos):")
@@ -256,16 +323,29 @@ def _orden_abrir(args: argparse.Namespace) -> int:
         print("    No hay cuadernos nuevos: tus copias siguen como las dejaste.")
     print("    Nunca se sobrescribe tu trabajo. Para recuperar la versión original de un")
     print("    cuaderno, cambia el nombre de tu copia y vuelve a ejecutar «curso abrir».")
-    print(f"==> Abriendo JupyterLab en el puerto {args.puerto}; su dirección aparece abajo.")
+    if puerto != args.puerto:
+        print(f"==> El puerto {args.puerto} está ocupado: uso el {puerto}.")
+    # La clave va en el entorno (no en la línea de órdenes, que ven otros usuarios).
+    entorno = dict(os.environ)
+    clave = entorno.get("JUPYTER_TOKEN") or secrets.token_hex(24)
+    entorno["JUPYTER_TOKEN"] = clave
+    direccion = f"http://localhost:{puerto}/lab?token={clave}"
+    print("==> Abriendo JupyterLab (tarda unos segundos). Si el navegador no se abre solo,")
+    print(f"    copia esta dirección en él:\n\n    {direccion}\n")
     print("    Para detenerlo, pulsa Ctrl+C dos veces en esta terminal.", flush=True)
     comando = [
         sys.executable,
         "-m",
         "jupyterlab",
         f"--ServerApp.root_dir={destino}",
-        f"--ServerApp.port={args.puerto}",
+        f"--ServerApp.port={puerto}",
+        "--ServerApp.port_retries=0",
+        # Sin el registro de Jupyter en inglés (solo avisos y errores).
+        "--ServerApp.log_level=WARN",
+        "--LabApp.log_level=WARN",
         # Interfaz en español y sin los paneles de instructor de nbgrader.
         f"--LabApp.app_settings_dir={Path(__file__).parent / 'jupyterlab'}",
+        f"--ServerApp.jpserver_extensions={EXTENSION_TRADUCCION}=True",
         *(f"--ServerApp.jpserver_extensions={e}=False" for e in EXTENSIONES_NBGRADER),
     ]
     if args.sin_navegador:
@@ -274,8 +354,8 @@ def _orden_abrir(args: argparse.Namespace) -> int:
         comando.append("--allow-root")  # contenedores y máquinas de CI, donde se es root
     sys.stderr.flush()
     os.chdir(destino)
-    os.execv(sys.executable, comando)
-    return 0  # pragma: no cover (execv no vuelve)
+    os.execve(sys.executable, comando, entorno)
+    return 0  # pragma: no cover (execve no vuelve)
 
 
 def _cuadernos_de(rutas: list[str]) -> list[Path]:

@@ -358,3 +358,25 @@ def test_ci_run_no_acepta_una_ejecucion_sin_pruebas(tmp_path, codigo, esperado):
     assert "args=--pruebas CI=true" in proceso.stdout
     if codigo == 5:
         assert "pytest no ejecutó ninguna prueba" in proceso.stderr
+
+
+def test_jupyterlab_y_su_paquete_de_idioma_van_a_la_par():
+    """Con un JupyterLab más nuevo que su paquete de idioma, los textos nuevos salen en inglés."""
+    from importlib.metadata import version
+
+    proyecto = tomllib.loads((RAIZ / "pyproject.toml").read_text())["project"]
+    requisitos = _requisitos(proyecto["dependencies"])
+    serie = re.fullmatch(r">=(\d+\.\d+),<(\d+\.\d+)", requisitos["jupyterlab"])
+    assert serie, requisitos["jupyterlab"]
+    idioma = requisitos["jupyterlab-language-pack-es-es"]
+    assert idioma.startswith(f">={serie.group(1)}") and idioma.endswith(f",<{serie.group(2)}")
+    conda = _requisitos(
+        [
+            d
+            for d in yaml.safe_load((RAIZ / "environment.yml").read_text())["dependencies"]
+            if isinstance(d, str)
+        ]
+    )
+    assert conda["jupyterlab"] == requisitos["jupyterlab"]
+    instalado = version("jupyterlab").split(".")[:2]
+    assert version("jupyterlab-language-pack-es-ES").split(".")[:2] == instalado
