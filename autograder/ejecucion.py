@@ -5,7 +5,8 @@ aislado y con límites de :mod:`autograder.aislamiento` y, además:
 
 - si una celda agota su tiempo (``Execute.timeout``), se interrumpe y se sigue con la
   siguiente; si el núcleo ni siquiera responde después, se da por perdido;
-- el cuaderno entero tiene un tiempo máximo (``tiempo_total``);
+- el cuaderno entero tiene un tiempo máximo (``tiempo_total``), también dentro de una celda
+  larga: el tiempo de cada celda se recorta a lo que le queda al cuaderno;
 - si el núcleo muere (``os._exit``, una señal, memoria o CPU agotadas), las celdas ya
   ejecutadas conservan su resultado y las siguientes quedan marcadas como no ejecutadas (sus
   pruebas valen 0), en lugar de perder el cuaderno entero como haría nbgrader;
@@ -84,6 +85,7 @@ class EjecutarRobusto(EjecutarAislado):
     def preprocess(self, nb, resources=None, km=None):
         self._motivo = None
         self._agotado = False
+        self._por_cuaderno = False
         self._siguiente = 0
         self._inicio = monotonic()
         try:
@@ -120,6 +122,18 @@ class EjecutarRobusto(EjecutarAislado):
         respuesta = kwargs.get("execute_reply") or {}
         if respuesta.get("content", {}).get("ename") == self.error_on_timeout.get("ename"):
             self._agotado = True
+
+    def _get_timeout(self, cell):
+        """Tiempo de la celda, recortado a lo que le queda al cuaderno (``tiempo_total``)."""
+        limite = super()._get_timeout(cell)
+        self._por_cuaderno = False
+        if cell is None or not self.tiempo_total or not hasattr(self, "_inicio"):
+            return limite
+        resto = max(1, int(self.tiempo_total - (monotonic() - self._inicio)) + 1)
+        if limite is None or resto < limite:
+            self._por_cuaderno = True
+            return resto
+        return limite
 
     def preprocess_cell(self, cell, resources, index):
         # Con vigilancia (course_utils.integridad), cada celda de prueba se verifica antes y
@@ -221,7 +235,9 @@ class EjecutarRobusto(EjecutarAislado):
         if self._agotado:
             self._agotado = False
             self._tiempo_agotado(cell, posicion, ya_anotada=True)
-            if not self._responde():
+            if self._por_cuaderno:
+                self._abandonar(f"se agotó el tiempo total del cuaderno ({self.tiempo_total} s)")
+            elif not self._responde():
                 self._abandonar(
                     f"el núcleo no respondió tras agotar el tiempo en la celda {posicion}"
                 )
