@@ -29,11 +29,13 @@ from traitlets.config import Config
 
 from autograder import aislamiento
 from autograder.aislamiento import (
+    NINGUNO,
     EjecutarAislado,
     ErrorAislamiento,
     GestorNucleoAislado,
     Limites,
     comprobar_aislamiento,
+    comprobar_limites,
     configurar_nbgrader,
     motivo_fallo,
 )
@@ -215,6 +217,15 @@ def _celdas_hostiles(escenario):
             os.write(2, b"ruido de bajo nivel en el descriptor 2")
             print("fin")
         """,
+        "registro": """
+            import logging
+            logging.warning("aviso de registro")
+            logging.getLogger("modulo.alumno").error("error de registro")
+            logging.basicConfig(level=logging.INFO, format="%(levelname)s|%(message)s")
+            logging.info("informacion")
+            print("fin")
+            logging.root.setLevel(logging.WARNING)
+        """,
         "error_real": "raise ValueError('fallo de verdad')",
         "memoria": """
             grandes = ("torch.empty(10**11)", "torch.empty(3 * 10**9)", "bytearray(12 * 2**30)")
@@ -247,7 +258,7 @@ def _celdas_hostiles(escenario):
                               for n in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_NPROC")}))
         """,
         "hilos": """
-            import threading
+            import threading, time
             hilos = []
             try:
                 for _ in range(100):
@@ -256,6 +267,8 @@ def _celdas_hostiles(escenario):
             except RuntimeError:
                 pass
             print("HILOS", len([h for h in hilos if h.is_alive()]))
+            for hilo in hilos:
+                hilo.join()
         """,
         "procesos": f"""
             import subprocess, time
@@ -391,6 +404,16 @@ def test_avisos_sin_stderr_y_errores_reales(aislado):
     assert "To copy construct from a tensor" in salida
     assert "RuntimeWarning" in salida and salida.rstrip().endswith("fin")
     assert _errores(celdas["error_real"]) == ["ValueError"]
+    # logging.warning() sin configurar (basicConfig implícito) y basicConfig(level=...) van a
+    # stdout, no a stderr.
+    registro = celdas["registro"]
+    assert _textos(registro, "stderr") == "" and _errores(registro) == []
+    assert _textos(registro, "stdout").splitlines() == [
+        "WARNING:root:aviso de registro",
+        "ERROR:modulo.alumno:error de registro",
+        "INFO|informacion",
+        "fin",
+    ]
 
 
 @pytest.mark.lento
@@ -405,8 +428,17 @@ def test_limite_de_memoria(aislado):
     assert limites["RLIMIT_NPROC"] == [64, 64]
 
 
+def _hay_limites_por_entrega():
+    try:
+        return comprobar_limites() != NINGUNO
+    except ErrorAislamiento:
+        return False
+
+
 @pytest.mark.lento
-@pytest.mark.skipif(os.geteuid() == 0, reason="Linux no aplica RLIMIT_NPROC a root")
+@pytest.mark.skipif(
+    not _hay_limites_por_entrega(), reason="aquí no se puede limitar cada entrega entera"
+)
 def test_limite_de_procesos(aislado):
     celdas, _ = aislado
     assert int(_textos(celdas["hilos"], "stdout").split()[1]) < 64
@@ -596,6 +628,11 @@ def test_autograde_de_nbgrader_aislado(tmp_path):
         assert respuesta() == 42
         print("✔ ¡Correcto!")
     """
+    prueba_registro = """
+        import logging
+        logging.warning("el alumno registra un aviso")
+        assert respuesta() == 42
+    """
     original = new_notebook(
         cells=[
             _celda(solucion, solution=True, grade=False, locked=False, task=False, grade_id="r"),
@@ -608,6 +645,9 @@ def test_autograde_de_nbgrader_aislado(tmp_path):
                 grade_id="p1",
             ),
             _celda(prueba_aviso, solution=False, grade=True, locked=True, points=1, grade_id="p2"),
+            _celda(
+                prueba_registro, solution=False, grade=True, locked=True, points=1, grade_id="p3"
+            ),
         ]
     )
     original.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
@@ -661,6 +701,9 @@ def test_autograde_de_nbgrader_aislado(tmp_path):
     assert _textos(aviso, "stderr") == "" and "To copy construct from a tensor" in _textos(
         aviso, "stdout"
     )
+    registro = calificado.cells[4]
+    assert _textos(registro, "stderr") == ""
+    assert "WARNING:root:el alumno registra un aviso" in _textos(registro, "stdout")
     with Gradebook(f"sqlite:///{curso}/gradebook.db") as libro:
         nota = libro.find_submission_notebook("tarea", "tarea", "alumno1")
-        assert (nota.score, nota.max_score) == (3, 3)
+        assert (nota.score, nota.max_score) == (4, 4)
