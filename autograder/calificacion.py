@@ -42,7 +42,7 @@ from html import escape
 from pathlib import Path
 from time import monotonic
 
-from autograder.aislamiento import Limites, comprobar_aislamiento
+from autograder.aislamiento import Limites, comprobar_aislamiento, comprobar_limites
 from autograder.configuracion import (
     PLANTILLAS,
     archivos,
@@ -87,6 +87,8 @@ class Opciones:
     aislar: bool = True
     modulo: str | None = None
     progreso: bool = True
+    tiempo_cuaderno: int | None = None  # None: el límite de CPU (10 × tiempo por celda, ≥ 600 s)
+    sin_limites: bool = False  # calificar aunque no se pueda limitar cada entrega entera
 
 
 @dataclass
@@ -104,6 +106,7 @@ class _Contexto:
     aislar: bool
     cuadernos: dict[str, list[str]]  # módulo -> cuadernos
     orden: dict[str, dict[str, list[str]]]  # módulo -> cuaderno -> grade_id en orden
+    tiempo_cuaderno: int = 0  # 0: cpu_segundos
 
 
 @dataclass
@@ -143,6 +146,7 @@ class Informe:
     retroalimentacion: Path
     db_url: str
     avisos: list[str]
+    limites: str = ""  # mecanismo que limita cada entrega (ver comprobar_limites)
 
     def tabla(self) -> str:
         """Tabla de texto con el resumen."""
@@ -201,7 +205,7 @@ def _config_tarea(ctx: _Contexto, privada: Path, tarea: Tarea):
     cfg.BaseConverter.force = True
     cfg.RestaurarCeldas.orden = ctx.orden.get(tarea.modulo, {})
     cfg.Execute.timeout = ctx.tiempo_celda
-    cfg.EjecutarRobusto.tiempo_total = ctx.cpu_segundos
+    cfg.EjecutarRobusto.tiempo_total = ctx.tiempo_cuaderno or ctx.cpu_segundos
     cfg.GestorNucleoAislado.aislar = ctx.aislar
     cfg.GestorNucleoAislado.memoria_mb = ctx.memoria_mb
     cfg.GestorNucleoAislado.cpu_segundos = ctx.cpu_segundos
@@ -387,6 +391,7 @@ def _calificar_en(tarea, ctx, privada, manual, resultado, logger, registro) -> N
     cfg = _config_tarea(ctx, privada, tarea)
 
     if validos:
+        logger.info("Límites por entrega: %s", comprobar_limites(ctx.aislar))
         coursedir = CourseDirectory(config=cfg, log=logger)
         inicio = monotonic()
         try:
@@ -638,7 +643,8 @@ def calificar(carpeta: Path, raiz: Path, opciones: Opciones | None = None) -> In
     """Califica todas las entregas de ``carpeta`` (ver el módulo); devuelve el informe.
 
     Lanza :class:`ErrorCalificacion` si no puede empezar y
-    :class:`autograder.aislamiento.ErrorAislamiento` si hay que aislar y no se puede.
+    :class:`autograder.aislamiento.ErrorAislamiento` si hay que aislar y no se puede, o si no
+    se puede limitar cada entrega entera y no se pidió ``sin_limites``.
     """
     with sin_avisos_sqlalchemy():
         return _calificar(carpeta, raiz, opciones)
@@ -668,6 +674,8 @@ def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
         )
     if opciones.aislar:
         comprobar_aislamiento()
+    exigir = opciones.aislar and not opciones.sin_limites  # --sin-aislamiento ya lo acepta
+    limites = comprobar_limites(opciones.aislar, exigir=exigir)
     trabajadores = opciones.trabajadores or nucleos()
     config = cargar_config(raiz)
     tiempo_celda = int(opciones.tiempo_celda or config.Execute.get("timeout", 60))
@@ -709,6 +717,7 @@ def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
                 aislar=opciones.aislar,
                 cuadernos={m: list(celdas[m]) for m in usados},
                 orden=orden_celdas,
+                tiempo_cuaderno=opciones.tiempo_cuaderno or 0,
             )
             # Primero las tareas con más código (reparto más equilibrado al final).
             coste = {m: _coste(raiz, m) for m in usados}
@@ -728,6 +737,7 @@ def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
         retroalimentacion=trabajo / "retroalimentacion",
         db_url=db_url,
         avisos=avisos,
+        limites=limites,
     )
 
 

@@ -107,16 +107,32 @@ def registrar(ordenes) -> None:
         "(por defecto, Execute.timeout de autograder/nbgrader_config.py)",
     )
     calificar.add_argument(
+        "--tiempo-cuaderno",
+        type=_entero_positivo,
+        metavar="S",
+        help="segundos de reloj como máximo por cuaderno, también dentro de una celda larga; "
+        "las celdas que falten no se ejecutan (por defecto, 10 veces el tiempo por celda y al "
+        "menos 600)",
+    )
+    calificar.add_argument(
         "--memoria-mb",
         type=_entero_positivo,
         metavar="M",
-        help=f"memoria virtual máxima de cada núcleo, en MB (por defecto {Limites().memoria_mb})",
+        help="memoria máxima de cada entrega (con todos sus procesos) y memoria virtual de cada "
+        f"proceso, en MB (por defecto {Limites().memoria_mb})",
     )
     calificar.add_argument(
         "--sin-aislamiento",
         action="store_true",
         help="ejecuta el código de los alumnos sin aislar (con red y acceso a tus archivos); "
         "solo si no se puede usar bubblewrap y confías en las entregas",
+    )
+    calificar.add_argument(
+        "--sin-limites",
+        action="store_true",
+        help="califica aunque no se pueda limitar cada entrega entera (memoria, procesos y CPU "
+        "de todos sus procesos, con un cgroup v2 o un usuario sin privilegios); solo quedan los "
+        "límites de cada proceso",
     )
     calificar.add_argument(
         "--modulo",
@@ -177,6 +193,8 @@ def _orden_calificar(args: argparse.Namespace) -> int:
         aislar=not args.sin_aislamiento,
         modulo=args.modulo,
         progreso=not args.sin_progreso,
+        tiempo_cuaderno=args.tiempo_cuaderno,
+        sin_limites=args.sin_limites,
     )
     if args.sin_aislamiento:
         print(
@@ -197,4 +215,5 @@ def _orden_calificar(args: argparse.Namespace) -> int:
     print(f"Resumen: {informe.resumen_csv}")
     print(f"Retroalimentación: {informe.retroalimentacion}/<alumno>/<módulo>/")
     print(f"Libro de notas: {_sin_clave(informe.db_url)}")
+    print(f"Límites por entrega: {informe.limites}")
     return 0
