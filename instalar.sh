@@ -7,7 +7,8 @@
 # Variables de entorno:
 #   CURSO_TORCH   requisito de PyTorch para pip (por defecto torch==2.13.0); puede llevar
 #                 opciones de pip, p. ej. "torch==2.13.0 --index-url URL_DE_LAS_RUEDAS".
-#   CURSO_PYTHON  intérprete con el que se crea .venv (por defecto python3, 3.10 o posterior).
+#   CURSO_PYTHON  intérprete con el que se crea .venv (por defecto python3, 3.10 o posterior);
+#                 si .venv se creó con otro, se vuelve a crear.
 #
 # Es idempotente: la segunda vez solo comprueba que todo sigue instalado.
 set -euo pipefail
@@ -33,8 +34,8 @@ case "${1:-}" in
         pruebas=1
         shift
         ;;
-    -h | --ayuda)
-        sed -n '2,12s/^# \{0,1\}//p' "$RAIZ/instalar.sh"
+    -h | --ayuda | --help)
+        sed -n '2,13s/^# \{0,1\}//p' "$RAIZ/instalar.sh"
         exit 0
         ;;
 esac
@@ -78,14 +79,74 @@ instalar_paquetes_sistema() {
     fi
 }
 
+# --- pip con progreso ---------------------------------------------------------------------------
+# pip trabaja en silencio (su salida va a un registro) y cada CURSO_PROGRESO_S segundos se dice,
+# en español, qué está haciendo; si falla, se muestra el final del registro.
+resumir_pip() {
+    local linea
+    linea="$(grep -E '^(Collecting|Downloading|Building|Installing|Requirement|Using cached)' \
+        "$1" 2>/dev/null | tail -n 1 || true)"
+    case "$linea" in
+        Collecting*) printf 'preparando %s' "${linea#Collecting }" ;;
+        Downloading*) printf 'descargando %s' "${linea#Downloading }" ;;
+        "Using cached"*) printf 'usando la copia descargada de %s' "${linea#Using cached }" ;;
+        Building*) printf 'compilando (%s)' "$linea" ;;
+        Installing*) printf 'instalando los paquetes' ;;
+        Requirement*) printf 'comprobando lo que ya está instalado' ;;
+        *) printf 'empezando' ;;
+    esac
+}
+
+pip_instalar() {
+    local registro pid intervalo="${CURSO_PROGRESO_S:-10}" siguiente codigo=0
+    registro="$(mktemp "${TMPDIR:-/tmp}/curso-pip.XXXXXX")"
+    "$PY" -m pip install --progress-bar off "$@" >"$registro" 2>&1 &
+    pid=$!
+    siguiente=$((SECONDS + intervalo))
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 1
+        if [ "$SECONDS" -ge "$siguiente" ] && kill -0 "$pid" 2>/dev/null; then
+            printf '    … %s s: %s\n' "$SECONDS" "$(resumir_pip "$registro")"
+            siguiente=$((SECONDS + intervalo))
+        fi
+    done
+    wait "$pid" || codigo=$?
+    if [ "$codigo" -ne 0 ]; then
+        printf '\nÚltimas líneas de pip:\n' >&2
+        tail -n 25 "$registro" >&2
+        rm -f "$registro"
+        fallo "pip no pudo instalar $* (código $codigo). Revisa la conexión a internet y el" \
+            "espacio libre en disco, y vuelve a ejecutar bash instalar.sh."
+    fi
+    rm -f "$registro"
+}
+
 # --- Entorno virtual ---------------------------------------------------------------------------
 PY=.venv/bin/python
+IDENTIDAD='import platform, sys; print(platform.python_version(), sys.base_prefix)'
+python="${CURSO_PYTHON:-python3}"
+if [ -n "${CURSO_PYTHON:-}" ] && "$PY" -c "" >/dev/null 2>&1 &&
+    command -v "$python" >/dev/null 2>&1; then
+    actual="$("$PY" -c "$IDENTIDAD" 2>/dev/null || true)"
+    pedido="$("$python" -c "$IDENTIDAD" 2>/dev/null || true)"
+    if [ -n "$pedido" ] && [ "$actual" != "$pedido" ]; then
+        paso "CURSO_PYTHON=$python es Python ${pedido%% *}, pero .venv usa Python" \
+            "${actual%% *}: vuelvo a crear el entorno virtual."
+        rm -rf .venv
+    fi
+fi
 if ! "$PY" -c "" >/dev/null 2>&1; then
-    python="${CURSO_PYTHON:-python3}"
     command -v "$python" >/dev/null 2>&1 || fallo "no encuentro $python: instala Python 3.10 o posterior."
     "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
         fallo "$python es $("$python" -V 2>&1); el curso necesita Python 3.10 o posterior" \
             "(elige otro con CURSO_PYTHON=python3.11)."
+    prueba_escritura="$RAIZ/.curso-escritura"
+    if ! touch "$prueba_escritura" 2>/dev/null; then
+        fallo "no puedo escribir en $RAIZ (¿una carpeta de solo lectura?): el entorno virtual" \
+            "(.venv) y tu trabajo (mi-curso/) se guardan ahí. Clona el curso en una carpeta" \
+            "tuya, p. ej.: cd ~ && git clone https://github.com/curso-pytorch/curso-pytorch"
+    fi
+    rm -f "$prueba_escritura"
     paso "Creando el entorno virtual en .venv…"
     rm -rf .venv
     if ! "$python" -m venv .venv; then
@@ -99,10 +160,10 @@ fi
 torch_requisito="${CURSO_TORCH:-$TORCH_POR_DEFECTO}"
 if [ -n "${CURSO_TORCH:-}" ] ||
     ! "$PY" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("torch") is None)'; then
-    paso "Instalando PyTorch ($torch_requisito)…"
+    paso "Instalando PyTorch ($torch_requisito); la primera vez tarda unos minutos…"
     # Sin comillas a propósito: CURSO_TORCH puede llevar opciones de pip.
     # shellcheck disable=SC2086
-    "$PY" -m pip install $torch_requisito
+    pip_instalar $torch_requisito
 fi
 
 # --- Paquetes del sistema -----------------------------------------------------------------------
@@ -120,8 +181,9 @@ if [ "$pruebas" -eq 1 ]; then extras="mnist,dev"; fi
 marca=".venv/.curso-instalado-${extras/,/-}"
 huella="$(cksum <pyproject.toml)"
 if [ "$(cat "$marca" 2>/dev/null)" != "$huella" ] || ! "$PY" -c "import course_utils" 2>/dev/null; then
-    paso "Instalando el curso y sus dependencias (pip install -e \".[$extras]\")…"
-    "$PY" -m pip install --quiet -e ".[$extras]"
+    paso "Instalando el curso y sus dependencias (pip install -e \".[$extras]\"); la primera vez" \
+        "tarda un par de minutos…"
+    pip_instalar -e ".[$extras]"
     printf '%s\n' "$huella" >"$marca"
 else
     paso "El curso ya está instalado en .venv."

@@ -193,20 +193,39 @@ venv=$(dirname "$(dirname "$0")")
 case "$*" in
     *'find_spec("torch")'*) [ -f "$venv/torch" ] ;;
     *"import course_utils"*) [ -f "$venv/curso" ] ;;
-    *"-m pip install"*"torch"*) touch "$venv/torch" ;;
-    *"-m pip install"*"-e"*) touch "$venv/curso" ;;
+    *"platform.python_version"*) cat "$venv/identidad" 2>/dev/null ;;
+    *"-m pip install"*)
+        echo "Collecting torch"
+        echo "Downloading torch-2.13.0-cp311-manylinux.whl (900.1 MB)"
+        [ -n "${PIP_LENTO:-}" ] && sleep "$PIP_LENTO"
+        if [ -n "${CODIGO_PIP:-}" ]; then
+            echo "ERROR: No matching distribution found for torch==9"
+            exit "$CODIGO_PIP"
+        fi
+        case "$*" in *torch*) touch "$venv/torch" ;; *"-e"*) touch "$venv/curso" ;; esac ;;
     *"-m pytest"*) exit "${CODIGO_PYTEST:-0}" ;;
 esac
 """
 
 PYTHON3_FALSO = r"""#!/bin/sh
-echo "python3 $*" >> "$REGISTRO"
+nombre=$(basename "$0")
+echo "$nombre $*" >> "$REGISTRO"
+version=3.11.2
+[ "$nombre" = python3.12 ] && version=3.12.1
+case "$*" in *"platform.python_version"*) echo "$version /usr/$nombre" ;; esac
 if [ "$1 $2" = "-m venv" ]; then
     mkdir -p "$3/bin"
     cp "$(dirname "$0")/python-venv" "$3/bin/python"
+    echo "$version /usr/$nombre" > "$3/identidad"
     printf '#!/bin/sh\necho "curso $*" >> "$REGISTRO"\n' > "$3/bin/curso"
     chmod +x "$3/bin/python" "$3/bin/curso"
 fi
+"""
+
+# touch falso: la prueba de escritura de instalar.sh falla si SOLO_LECTURA está puesta.
+TOUCH_FALSO = r"""#!/bin/sh
+case "$*" in *.curso-escritura*) [ -z "${SOLO_LECTURA:-}" ] || exit 1 ;; esac
+exec /usr/bin/touch "$@"
 """
 
 DPKG_QUERY_FALSO = r"""#!/bin/sh
@@ -230,6 +249,8 @@ def instalacion(tmp_path):
     shutil.copy(RAIZ / "pyproject.toml", copia)
     falsos = tmp_path / "falsos"
     _ejecutable(falsos / "python3", PYTHON3_FALSO)
+    _ejecutable(falsos / "python3.12", PYTHON3_FALSO)
+    _ejecutable(falsos / "touch", TOUCH_FALSO)
     _ejecutable(falsos / "python-venv", PYTHON_FALSO)
     _ejecutable(falsos / "dpkg-query", DPKG_QUERY_FALSO)
     _ejecutable(falsos / "apt-get", APT_GET_FALSO)
@@ -268,8 +289,8 @@ def test_instalar_crea_el_entorno_instala_y_abre(instalacion):
     ]
     assert pasos == [
         "python3 -m venv .venv",
-        "python -m pip install torch==2.13.0",
-        "python -m pip install --quiet -e .[mnist]",
+        "python -m pip install --progress-bar off torch==2.13.0",
+        "python -m pip install --progress-bar off -e .[mnist]",
         "curso abrir --puerto 9000",
     ]
     assert "==> Creando el entorno virtual en .venv…" in proceso.stdout
@@ -287,7 +308,7 @@ def test_instalar_es_idempotente(instalacion):
 def test_pruebas_instala_dev_y_devuelve_el_codigo_de_pytest(instalacion):
     proceso, llamadas = instalacion("--pruebas", "-k", "algo", CODIGO_PYTEST="3")
     assert proceso.returncode == 3
-    assert "python -m pip install --quiet -e .[mnist,dev]" in llamadas
+    assert "python -m pip install --progress-bar off -e .[mnist,dev]" in llamadas
     assert llamadas[-1] == "python -m pytest -k algo"
     assert not any(llamada.startswith("curso") for llamada in llamadas)
 
@@ -316,7 +337,7 @@ def test_curso_torch_elige_pytorch(instalacion):
     opcion = "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
     proceso, llamadas = instalacion(CURSO_TORCH=opcion)
     assert proceso.returncode == 0, proceso.stderr
-    assert f"python -m pip install {opcion}" in llamadas
+    assert f"python -m pip install --progress-bar off {opcion}" in llamadas
 
 
 def test_python_demasiado_antiguo(instalacion, tmp_path):
@@ -329,12 +350,52 @@ def test_python_demasiado_antiguo(instalacion, tmp_path):
     assert "ERROR: python3.9 es Python 3.9.2; el curso necesita Python 3.10" in proceso.stderr
 
 
-def test_ayuda_de_instalar():
+@pytest.mark.parametrize("opcion", ["--ayuda", "--help", "-h"])
+def test_ayuda_de_instalar(opcion):
     proceso = subprocess.run(
-        [BASH, str(RAIZ / "instalar.sh"), "--ayuda"], capture_output=True, text=True, timeout=30
+        [BASH, str(RAIZ / "instalar.sh"), opcion], capture_output=True, text=True, timeout=30
     )
     assert proceso.returncode == 0
     assert "bash instalar.sh --pruebas" in proceso.stdout and "CURSO_TORCH" in proceso.stdout
+    assert "se vuelve a crear" in proceso.stdout and "set -euo" not in proceso.stdout
+
+
+def test_instalar_dice_que_hace_durante_la_instalacion_larga(instalacion):
+    proceso, _ = instalacion(PIP_LENTO="3", CURSO_PROGRESO_S="1")
+    assert proceso.returncode == 0, proceso.stderr
+    assert "la primera vez tarda unos minutos" in proceso.stdout
+    assert re.search(
+        r"… \d+ s: descargando torch-2\.13\.0-cp311-manylinux\.whl \(900\.1 MB\)", proceso.stdout
+    ), proceso.stdout
+    assert "Collecting" not in proceso.stdout and "Downloading" not in proceso.stdout
+
+
+def test_fallo_de_pip_en_espanol_con_el_final_del_registro(instalacion):
+    proceso, _ = instalacion(CODIGO_PIP="1")
+    assert proceso.returncode == 1
+    assert "ERROR: pip no pudo instalar torch==2.13.0 (código 1)" in proceso.stderr
+    assert "No matching distribution found for torch==9" in proceso.stderr
+
+
+def test_curso_python_distinto_rehace_el_entorno(instalacion):
+    instalacion()
+    proceso, llamadas = instalacion(CURSO_PYTHON="python3.12")
+    assert proceso.returncode == 0, proceso.stderr
+    assert "CURSO_PYTHON=python3.12 es Python 3.12.1, pero .venv usa Python 3.11.2" in (
+        proceso.stdout
+    )
+    assert "python3.12 -m venv .venv" in llamadas
+    proceso, llamadas = instalacion(CURSO_PYTHON="python3.12")  # ya coincide: no se rehace
+    assert not any("-m venv" in llamada for llamada in llamadas)
+    assert "El curso ya está instalado" in proceso.stdout
+
+
+def test_carpeta_de_solo_lectura(instalacion):
+    proceso, llamadas = instalacion(SOLO_LECTURA="1")
+    assert proceso.returncode == 1
+    assert "ERROR: no puedo escribir en" in proceso.stderr
+    assert "solo lectura" in proceso.stderr and "python3-venv" not in proceso.stderr
+    assert not any("-m venv" in llamada for llamada in llamadas)
 
 
 @pytest.mark.parametrize(("codigo", "esperado"), [(0, 0), (1, 1), (5, 1)])
