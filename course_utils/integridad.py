@@ -123,7 +123,17 @@ _METODOS_NUCLEO = ("do_execute", "execute_request", "dispatch_shell", "send_resp
 _NOMBRES_CANONICOS = {"cu": "course_utils", "torch": "torch"}
 # Globales que cambian con el uso normal (no son manipulación).
 _CAMBIANTES = {
-    "builtins": {"_", "__", "___", "get_ipython", "exit", "quit", "display", "__IPYTHON__"},
+    "builtins": {
+        "_",
+        "__",
+        "___",
+        "get_ipython",
+        "exit",
+        "quit",
+        "display",
+        "__IPYTHON__",
+        "input",
+    },
     "course_utils.variantes": {"_alumno"},
     "course_utils.integridad": {"_guardian"},
     "warnings": {"filters", "showwarning", "_showwarnmsg_impl"},
