@@ -10,14 +10,21 @@ from collections.abc import Mapping
 
 import torch
 
-NOTA_GRAPHVIZ = (
-    "Nota: no se encontró el programa «dot» de Graphviz (o no funciona), así que el grafo se "
-    "dibuja con matplotlib. Para usar Graphviz, instálalo y reinicia el kernel:\n"
+_INSTALAR_DOT = (
     "  · Debian/Ubuntu: sudo apt-get install graphviz\n"
     "  · macOS: brew install graphviz\n"
     "  · conda: conda install -c conda-forge graphviz\n"
     "  · Windows: descárgalo de https://graphviz.org/download/ y añade su carpeta bin al PATH\n"
     "  · Google Colab: ya viene instalado."
+)
+NOTA_GRAPHVIZ = (
+    "Nota: no se encontró el programa «dot» de Graphviz (o no funciona), así que el grafo se "
+    "dibuja con matplotlib. Para usar Graphviz, instálalo y reinicia el núcleo:\n" + _INSTALAR_DOT
+)
+NOTA_PAQUETE_GRAPHVIZ = (
+    "Nota: falta el paquete de Python «graphviz» (el programa «dot» sí está), así que el grafo "
+    "se dibuja con matplotlib. Instálalo con «pip install graphviz» (en Colab, "
+    "«!pip install graphviz») y reinicia el núcleo."
 )
 NOTA_TORCHVIZ = (
     "Nota: falta el paquete torchviz, así que el grafo se dibuja con matplotlib. "
@@ -61,24 +68,58 @@ _SIMBOLOS = {
 _EXPONENTES = {2: "(·)²", 3: "(·)³"}
 
 
+def _paquete_graphviz() -> bool:
+    try:
+        import graphviz  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _programa_dot() -> tuple[str | None, bool]:
+    """(ruta del programa «dot» o None, si responde a «dot -V»)."""
+    ruta = shutil.which("dot")
+    if ruta is None:
+        return None, False
+    try:
+        resultado = subprocess.run([ruta, "-V"], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ruta, False
+    return ruta, resultado.returncode == 0
+
+
 def graphviz_disponible() -> bool:
     """Indica si se puede usar Graphviz: el paquete ``graphviz`` y el programa ``dot`` funcionan.
 
     >>> graphviz_disponible() in (True, False)
     True
     """
-    try:
-        import graphviz  # noqa: F401
-    except ImportError:
-        return False
-    ruta = shutil.which("dot")
+    return _paquete_graphviz() and _programa_dot()[1]
+
+
+def nota_graphviz() -> str:
+    """Qué falta para usar Graphviz (el paquete de Python, el programa «dot» o los dos) y cómo
+    instalarlo."""
+    paquete = _paquete_graphviz()
+    ruta, funciona = _programa_dot()
+    if paquete and funciona:
+        return ""
+    if funciona:
+        return NOTA_PAQUETE_GRAPHVIZ
     if ruta is None:
-        return False
-    try:
-        resultado = subprocess.run([ruta, "-V"], capture_output=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return resultado.returncode == 0
+        falta = "falta el programa «dot» de Graphviz"
+    else:
+        falta = f"el programa «dot» de Graphviz ({ruta}) no funciona"
+    if paquete:
+        falta += " (el paquete de Python «graphviz» sí está)"
+        instalar = "Para usar Graphviz, instala el programa y reinicia el núcleo:\n"
+    else:
+        falta += " y tampoco está el paquete de Python «graphviz»"
+        instalar = (
+            "Para usar Graphviz, instala el paquete («pip install graphviz») y el programa, y "
+            "reinicia el núcleo:\n"
+        )
+    return f"Nota: {falta}, así que el grafo se dibuja con matplotlib. {instalar}{_INSTALAR_DOT}"
 
 
 def _simbolo(fn) -> str:
@@ -267,7 +308,7 @@ def dibujar_grafo(tensor, parametros=None):
                 warnings.filterwarnings("ignore", "distutils Version", DeprecationWarning)
                 return torchviz.make_dot(tensor, params=dict(parametros))
     else:
-        print(NOTA_GRAPHVIZ)
+        print(nota_graphviz())
     return _dibujar_capas(*_grafo_autograd(tensor, parametros), horizontal=False)
 
 
@@ -392,5 +433,5 @@ def dibujar_grafo_variables(variables):
         for origen, destino, etiqueta in aristas:
             grafo.edge(identificadores[origen], identificadores[destino], label=etiqueta)
         return grafo
-    print(NOTA_GRAPHVIZ)
+    print(nota_graphviz())
     return _dibujar_capas(etiquetas, colores, aristas, horizontal=True)
