@@ -137,6 +137,7 @@ _CAMBIANTES = {
     "course_utils.variantes": {"_alumno"},
     "course_utils.integridad": {"_guardian"},
     "warnings": {"filters", "showwarning", "_showwarnmsg_impl"},
+    "torch": {"manual_seed"},  # torch._dynamo la envuelve al importarse
 }
 #: Datos de course_utils que nadie debe cambiar (las reglas).
 _DATOS = ("course_utils.reglas:REGLAS", "course_utils.reglas:OPERACIONES")
@@ -362,9 +363,13 @@ class _Guardian:
                 hallazgos.append("se registró un transformador de entrada de IPython")
         callbacks = shell.events.callbacks
         for evento, copia in self.eventos.items():
-            if [id(x) for x in callbacks.get(evento, [])] != [id(x) for x in copia]:
+            actuales = callbacks.get(evento, [])
+            # Las bibliotecas (p. ej. matplotlib_inline) registran los suyos: se aceptan.
+            copia += [f for f in actuales if f not in copia and _de_biblioteca(f)]
+            if [id(x) for x in actuales] != [id(x) for x in copia]:
+                if any(f not in copia for f in actuales):
+                    hallazgos.append(f"se cambiaron los eventos {evento} de IPython")
                 callbacks[evento] = list(copia)
-                hallazgos.append(f"se cambiaron los eventos {evento} de IPython")
         for clase, copia in self.clases_ipython:
             self._verificar_clase(clase, copia, clase.__qualname__, hallazgos)
         if self.nucleo is not None:
@@ -439,6 +444,17 @@ class _Guardian:
         for nombre in ("_last_traceback", "last_execution_result"):
             if getattr(self.shell, nombre, None) is not None:
                 setattr(self.shell, nombre, None)
+
+
+def _de_biblioteca(funcion) -> bool:
+    """Cierto si ``funcion`` viene de una biblioteca instalada, no de una celda del cuaderno."""
+    from course_utils.reglas import _TERCEROS
+
+    modulo = getattr(funcion, "__module__", None) or getattr(
+        getattr(funcion, "__func__", None), "__module__", ""
+    )
+    raiz = (modulo or "").split(".")[0]
+    return raiz in _TERCEROS or raiz in {"matplotlib_inline", "ipywidgets", "comm"}
 
 
 def _llena(celda) -> bool:
