@@ -110,10 +110,23 @@ def test_las_ordenes_del_readme_existen():
         elif palabras[0] == ".venv/bin/python" and palabras[1] == "-c":
             compile(palabras[2], "<README>", "exec")
         elif palabras[0] == ".venv/bin/python":
-            assert palabras[1].startswith("benchmarks/"), orden
+            assert palabras[1].startswith(("benchmarks/", "scripts/")), orden
             assert (RAIZ / palabras[1]).is_file(), f"{orden}: no existe {palabras[1]}"
         else:
             assert palabras[0] in ("git", "conda"), f"orden del README sin comprobar: {orden}"
+
+
+def test_readme_muestra_capturas_generadas_por_el_script():
+    capturas = re.findall(r"!\[([^\]]+)\]\((docs/capturas/[\w.-]+\.png)\)", README)
+    assert {ruta for _, ruta in capturas} == {
+        "docs/capturas/retroalimentacion.png",
+        "docs/capturas/informe.png",
+    }
+    for texto, ruta in capturas:
+        assert texto and not texto.isascii(), "texto alternativo en español"
+        imagen = (RAIZ / ruta).read_bytes()
+        assert imagen[:8] == b"\x89PNG\r\n\x1a\n" and len(imagen) < 400_000, ruta
+    assert "scripts/capturas.py" in README and (RAIZ / "scripts" / "capturas.py").is_file()
 
 
 def test_readme_documenta_las_variables_de_entorno():
