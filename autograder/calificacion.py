@@ -20,15 +20,29 @@ Diseño:
    dañarlo.
 5. Se escriben ``notas.csv`` y ``resumen.csv`` y se devuelve el resumen (alumno, módulo,
    puntos, máximo, estado).
+
+Robustez: nada de una entrega puede costar la nota de otra. Los fallos de una tarea (también
+que su trabajador muera, p. ej. por SIGKILL: las tareas afectadas se repiten una vez, cada una
+en su propio proceso) quedan en su fila; los informes se escriben siempre. Cada tarea se vuelca
+en el libro principal en una sola transacción, así que un Ctrl+C lo deja coherente. Lo
+calificado se anota en ``calificadas.json`` (huella de la entrega, de la tarea y de las
+opciones): al volver a ejecutar ``curso calificar`` sobre la misma carpeta se conserva lo que
+no ha cambiado y se sigue con lo que falta (``recalificar=True`` lo repite todo). Si la
+retroalimentación de un cuaderno no se puede generar, se deja una página en español con la
+nota y el estado lo dice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
+import hashlib
 import json
 import multiprocessing
+import os
 import shutil
+import signal
 import sys
 import tempfile
 import traceback
@@ -48,10 +62,12 @@ from autograder.configuracion import (
     archivos,
     cargar_config,
     copiar_carpeta,
+    leer_sin_enlaces,
     modulos_del_curso,
     nucleos,
     registro_privado,
     sin_avisos_sqlalchemy,
+    texto_visible,
 )
 from autograder.entregas import Tarea, leer_definiciones, recoger
 from autograder.generacion import generar_tareas
@@ -60,6 +76,7 @@ from autograder.preprocesadores import incidencias
 
 SIN_MODULO = "?"
 MAX_ARCHIVO_MB = 50  # archivos creados por el alumno que se copian al directorio de trabajo
+CALIFICADAS = "calificadas.json"  # lo ya calificado, para continuar sin repetirlo
 # Módulos que los trabajadores importan una sola vez (el servidor de procesos los precarga).
 PRECARGA = [
     "autograder.calificacion",
@@ -87,6 +104,8 @@ class Opciones:
     aislar: bool = True
     modulo: str | None = None
     progreso: bool = True
+    recalificar: bool = False  # True: califica de nuevo lo que ya estaba calificado
+    max_salida_mb: float | None = None  # None: LimitarSalidas.max_mb de la configuración
     tiempo_cuaderno: int | None = None  # None: el límite de CPU (10 × tiempo por celda, ≥ 600 s)
     sin_limites: bool = False  # calificar aunque no se pueda limitar cada entrega entera
 
@@ -106,6 +125,7 @@ class _Contexto:
     aislar: bool
     cuadernos: dict[str, list[str]]  # módulo -> cuadernos
     orden: dict[str, dict[str, list[str]]]  # módulo -> cuaderno -> grade_id en orden
+    max_salida_mb: float | None = None
     tiempo_cuaderno: int = 0  # 0: cpu_segundos
 
 
@@ -122,6 +142,7 @@ class Resultado:
     errores: dict[str, str] = field(default_factory=dict)  # cuaderno -> error
     incidencias: list[str] = field(default_factory=list)
     segundos: float = 0.0
+    puntuaciones: dict[str, tuple[float, float]] = field(default_factory=dict)  # del privado
 
 
 @dataclass
@@ -134,6 +155,7 @@ class Fila:
     maximo: float
     estado: str
     segundos: float = 0.0
+    archivos: str = ""  # qué archivo se calificó de cada cuaderno (y su fecha)
 
 
 @dataclass
@@ -210,6 +232,8 @@ def _config_tarea(ctx: _Contexto, privada: Path, tarea: Tarea):
     cfg.GestorNucleoAislado.memoria_mb = ctx.memoria_mb
     cfg.GestorNucleoAislado.cpu_segundos = ctx.cpu_segundos
     cfg.GestorNucleoAislado.hilos = ctx.hilos
+    if ctx.max_salida_mb is not None:
+        cfg.LimitarSalidas.max_mb = ctx.max_salida_mb
     plantillas_nbgrader = (
         Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
     )
@@ -218,28 +242,46 @@ def _config_tarea(ctx: _Contexto, privada: Path, tarea: Tarea):
     return cfg
 
 
+def _reparar_widgets(nb) -> None:
+    """Quita el estado de los widgets guardado (Colab lo guarda sin ``state`` y nbconvert falla
+    con ``KeyError: 'state'``); al calificar no sirve: las salidas se vuelven a generar."""
+    nb.metadata.pop("widgets", None)
+    for celda in nb.cells:
+        for salida in celda.get("outputs", []):
+            datos = salida.get("data")
+            if isinstance(datos, dict):
+                datos.pop("application/vnd.jupyter.widget-view+json", None)
+
+
 def _leer_cuaderno(ruta: str):
     """Lee y normaliza un cuaderno entregado; devuelve (cuaderno, None) o (None, error)."""
     import nbformat
 
     try:
-        datos = Path(ruta).read_bytes()
+        datos = leer_sin_enlaces(Path(ruta))
     except OSError as error:
-        return None, f"no se pudo leer el archivo ({error.strerror})"
+        return None, f"no se pudo leer el archivo ({error.strerror or error})"
     if not datos.strip():
         return None, "archivo vacío"
     try:
         contenido = json.loads(datos.decode("utf-8-sig"))
     except UnicodeDecodeError:
         return None, "no es un cuaderno (no es texto UTF-8)"
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, "JSON corrupto"
-    if not isinstance(contenido, dict) or not isinstance(contenido.get("cells"), list):
+    if not isinstance(contenido, dict):
+        return None, "no es un cuaderno de Jupyter (falta la lista de celdas)"
+    # Formato 3 (celdas dentro de «worksheets»): nbformat lo convierte al 4.
+    version3 = contenido.get("nbformat") == 3 or isinstance(contenido.get("worksheets"), list)
+    if not version3 and not isinstance(contenido.get("cells"), list):
         return None, "no es un cuaderno de Jupyter (falta la lista de celdas)"
     try:
         nb = nbformat.reads(json.dumps(contenido), as_version=4, capture_validation_error={})
     except Exception:
         return None, "no es un cuaderno de Jupyter válido"
+    if not isinstance(nb.get("cells"), list):
+        return None, "no es un cuaderno de Jupyter (falta la lista de celdas)"
+    _reparar_widgets(nb)
     for celda in nb.cells:  # reparaciones mínimas; las salidas se descartan al calificar
         celda.setdefault("metadata", {})
         if not isinstance(celda.get("source", ""), str):
@@ -287,6 +329,10 @@ def _leer_resultado(url: str, tarea: Tarea, resultado: Resultado) -> None:
         if entrega.timestamp is not None:
             resultado.marca_tiempo = entrega.timestamp.isoformat()
         for cuaderno in entrega.notebooks:
+            resultado.puntuaciones[cuaderno.name] = (
+                float(cuaderno.score or 0),
+                float(cuaderno.max_score or 0),
+            )
             resultado.penalizaciones[cuaderno.name] = cuaderno.late_submission_penalty
             resultado.notas[cuaderno.name] = {
                 g.name: {
@@ -308,6 +354,20 @@ def _pagina_error(modulo: str, cuaderno: str, error: str) -> str:
         f"<p>No se pudo calificar tu entrega: {escape(error)}.</p>\n"
         "<p>Puntuación: 0. Revisa el archivo y, si crees que es un error, habla con tu "
         "profesor.</p>\n</body>\n</html>\n"
+    )
+
+
+def _pagina_sin_retro(modulo: str, cuaderno: str, puntos: tuple[float, float] | None) -> str:
+    nota = f"{_numero(puntos[0])} / {_numero(puntos[1])}" if puntos else "ver el resumen"
+    return (
+        '<!DOCTYPE html>\n<html lang="es">\n<head><meta charset="utf-8">'
+        f"<title>{escape(cuaderno)}</title></head>\n<body>\n"
+        f"<h1>{escape(modulo)}: {escape(cuaderno)}</h1>\n"
+        "<p>Tu entrega se ha calificado, pero no se pudo generar la retroalimentación "
+        "detallada.</p>\n"
+        f"<p>Puntuación: {escape(nota)}.</p>\n"
+        "<p>Si quieres ver el detalle de cada ejercicio, habla con tu profesor.</p>\n"
+        "</body>\n</html>\n"
     )
 
 
@@ -353,7 +413,7 @@ def calificar_tarea(tarea: Tarea, ctx: _Contexto, manual: dict | None = None) ->
 
 def _calificar_en(tarea, ctx, privada, manual, resultado, logger, registro) -> None:
     import nbformat
-    from nbgrader.converters import Autograde, GenerateFeedback, NbGraderException
+    from nbgrader.converters import Autograde, NbGraderException
     from nbgrader.coursedir import CourseDirectory
 
     modulo, alumno = tarea.modulo, tarea.alumno
@@ -389,7 +449,7 @@ def _calificar_en(tarea, ctx, privada, manual, resultado, logger, registro) -> N
     url = f"sqlite:///{privada / 'gradebook.db'}"
     _sembrar(url, tarea, manual)
     cfg = _config_tarea(ctx, privada, tarea)
-
+    sin_retro: list[str] = []
     if validos:
         logger.info("Límites por entrega: %s", comprobar_limites(ctx.aislar))
         coursedir = CourseDirectory(config=cfg, log=logger)
@@ -407,21 +467,63 @@ def _calificar_en(tarea, ctx, privada, manual, resultado, logger, registro) -> N
             for incidencia in incidencias(nbformat.read(ruta, as_version=4)):
                 if incidencia["mensaje"] not in resultado.incidencias:
                     resultado.incidencias.append(incidencia["mensaje"])
-        if calificado.is_dir():
-            coursedir = CourseDirectory(config=cfg, log=logger)
+        for cuaderno in validos:
+            if not (calificado / f"{cuaderno}.ipynb").is_file():
+                continue
             inicio = monotonic()
-            try:
-                GenerateFeedback(coursedir=coursedir, config=cfg, log=logger).start()
-            except NbGraderException:
-                logger.error("No se pudo generar la retroalimentación")
-            logger.info("GenerateFeedback: %.2f s", monotonic() - inicio)
+            if not _retroalimentar(cfg, logger, cuaderno, calificado, retro):
+                sin_retro.append(cuaderno)
+            logger.info("GenerateFeedback (%s): %.2f s", cuaderno, monotonic() - inicio)
     _leer_resultado(url, tarea, resultado)
     retro.mkdir(parents=True, exist_ok=True)
     for cuaderno, error in resultado.errores.items():
         (retro / f"{cuaderno}.html").write_text(_pagina_error(modulo, cuaderno, error), "utf-8")
+    for cuaderno in sin_retro:
+        if cuaderno in resultado.errores:
+            continue
+        pagina = _pagina_sin_retro(modulo, cuaderno, resultado.puntuaciones.get(cuaderno))
+        (retro / f"{cuaderno}.html").write_text(pagina, "utf-8")
+        resultado.incidencias.append(
+            f"no se pudo generar la retroalimentación de {cuaderno}.ipynb: se deja una página "
+            "con la nota"
+        )
     trabajo = Path(ctx.trabajo)
     _reemplazar(calificado, trabajo / "calificados" / alumno / modulo)
     _reemplazar(retro, trabajo / "retroalimentacion" / alumno / modulo)
+
+
+def _generar_retro(cfg, logger, cuaderno: str) -> None:
+    from nbgrader.converters import GenerateFeedback
+    from nbgrader.coursedir import CourseDirectory
+
+    cfg = copy.deepcopy(cfg)
+    cfg.CourseDirectory.notebook_id = cuaderno  # un fallo solo afecta a este cuaderno
+    try:
+        coursedir = CourseDirectory(config=cfg, log=logger)
+        GenerateFeedback(coursedir=coursedir, config=cfg, log=logger).start()
+    except Exception as error:  # NbGraderException y cualquier fallo de nbconvert
+        logger.error("No se pudo generar la retroalimentación de %s: %s", cuaderno, error)
+
+
+def _retroalimentar(cfg, logger, cuaderno: str, calificado: Path, retro: Path) -> bool:
+    """Genera la retroalimentación de un cuaderno; si falla, repara la copia calificada
+    (metadatos de widgets) y lo intenta otra vez. Devuelve si quedó la página."""
+    import nbformat
+
+    pagina = retro / f"{cuaderno}.html"
+    _generar_retro(cfg, logger, cuaderno)
+    if pagina.is_file():
+        return True
+    try:
+        ruta = calificado / f"{cuaderno}.ipynb"
+        nb = nbformat.read(ruta, as_version=4)
+        _reparar_widgets(nb)
+        nbformat.write(nb, ruta)
+    except Exception as error:
+        logger.error("No se pudo reparar %s: %s", cuaderno, error)
+        return False
+    _generar_retro(cfg, logger, cuaderno)
+    return pagina.is_file()
 
 
 def _motivo_nbgrader(errores: list[str]) -> str:
@@ -444,26 +546,78 @@ def _motivo_nbgrader(errores: list[str]) -> str:
     )
 
 
-def _en_proceso_propio(tarea: Tarea, ctx: _Contexto, manual, funcion) -> Resultado:
-    """Califica una tarea en un proceso nuevo (tras romperse el grupo de trabajadores)."""
-    contexto_mp = multiprocessing.get_context("spawn")
-    receptor, emisor = contexto_mp.Pipe(duplex=False)
-    proceso = contexto_mp.Process(target=_hijo, args=(funcion, tarea, ctx, manual, emisor))
-    proceso.start()
-    emisor.close()
-    try:
-        resultado = receptor.recv()
-    except EOFError:
-        resultado = None
-    proceso.join()
-    if resultado is None:
-        resultado = Resultado(alumno=tarea.alumno, modulo=tarea.modulo)
-        for cuaderno in ctx.cuadernos.get(tarea.modulo, []):
-            resultado.errores[cuaderno] = (
-                "el proceso de calificación terminó de forma inesperada "
-                f"(código {proceso.exitcode})"
-            )
+def _como_termino(codigo: int | None) -> str:
+    """Cómo terminó un proceso: «señal SIGKILL», «código 7»…"""
+    if codigo is not None and codigo < 0:
+        try:
+            return f"señal {signal.Signals(-codigo).name}"
+        except ValueError:
+            return f"señal {-codigo}"
+    return f"código {codigo}"
+
+
+def _fallida(tarea: Tarea, ctx: _Contexto, mensaje: str) -> Resultado:
+    resultado = Resultado(alumno=tarea.alumno, modulo=tarea.modulo)
+    resultado.errores.update(tarea.errores)
+    for cuaderno in ctx.cuadernos.get(tarea.modulo, []):
+        resultado.errores.setdefault(cuaderno, mensaje)
     return resultado
+
+
+def _en_procesos_propios(tareas, ctx, manuales, funcion, cuantos: int, contexto=None):
+    """Califica cada tarea en un proceso nuevo (tras morir un trabajador), hasta ``cuantos`` a
+    la vez, y devuelve (tarea, resultado) según terminan. Si el proceso de una tarea muere, su
+    resultado dice cómo; las demás no se enteran."""
+    from multiprocessing.connection import wait
+
+    contexto = contexto or multiprocessing.get_context("spawn")
+    cola = list(tareas)
+    activos: dict = {}  # receptor -> (tarea, proceso)
+    try:
+        while cola or activos:
+            while cola and len(activos) < max(1, cuantos):
+                tarea = cola.pop(0)
+                manual = manuales.get((tarea.alumno, tarea.modulo))
+                try:
+                    receptor, emisor = contexto.Pipe(duplex=False)
+                    argumentos = (funcion, tarea, ctx, manual, emisor)
+                    proceso = contexto.Process(target=_hijo, args=argumentos)
+                    proceso.start()
+                    emisor.close()
+                except Exception as error:
+                    if contexto.get_start_method() != "spawn":
+                        contexto = multiprocessing.get_context("spawn")
+                        cola.insert(0, tarea)
+                        continue
+                    yield (
+                        tarea,
+                        _fallida(
+                            tarea, ctx, f"no se pudo crear el proceso de calificación ({error})"
+                        ),
+                    )
+                    continue
+                activos[receptor] = (tarea, proceso)
+            for receptor in wait(list(activos)):
+                tarea, proceso = activos.pop(receptor)
+                try:
+                    resultado = receptor.recv()
+                except Exception:  # EOFError: murió sin responder
+                    resultado = None
+                receptor.close()
+                proceso.join()
+                if not isinstance(resultado, Resultado):
+                    resultado = _fallida(
+                        tarea,
+                        ctx,
+                        "el proceso de calificación terminó de forma inesperada "
+                        f"({_como_termino(proceso.exitcode)})",
+                    )
+                yield tarea, resultado
+    finally:
+        for _, proceso in activos.values():  # solo los procesos creados aquí
+            if proceso.is_alive():
+                proceso.kill()
+            proceso.join()
 
 
 def _hijo(funcion, tarea, ctx, manual, emisor):
@@ -475,6 +629,14 @@ def _hijo(funcion, tarea, ctx, manual, emisor):
 
 
 def _datos_manuales(gb, tarea: Tarea) -> dict | None:
+    try:
+        return _leer_manuales(gb, tarea)
+    except Exception:
+        gb.db.rollback()
+        return None
+
+
+def _leer_manuales(gb, tarea: Tarea) -> dict | None:
     from nbgrader.api import MissingEntry
 
     try:
@@ -495,9 +657,14 @@ def _datos_manuales(gb, tarea: Tarea) -> dict | None:
     return {"notas": notas, "comentarios": comentarios, "prorroga": prorroga}
 
 
-def _volcar(gb, resultado: Resultado, celdas: dict[str, list[tuple[str, float]]]) -> None:
-    """Escribe en el libro principal lo calificado en una tarea (como haría nbgrader)."""
+def _volcar(gb, resultado: Resultado, celdas: dict[str, list[tuple[str, float]]]) -> bool:
+    """Escribe en el libro principal lo calificado en una tarea (como haría nbgrader), en una
+    sola transacción: las confirmaciones internas de la API de nbgrader se aplazan al final, así
+    que una interrupción nunca deja una entrega a medias. Devuelve si se guardó."""
     alumno, modulo = resultado.alumno, resultado.modulo
+    sesion = gb.db
+    confirmar = sesion.commit
+    sesion.commit = sesion.flush
     try:
         gb.update_or_create_student(alumno)
         datos = {"timestamp": resultado.marca_tiempo} if resultado.marca_tiempo else {}
@@ -518,10 +685,15 @@ def _volcar(gb, resultado: Resultado, celdas: dict[str, list[tuple[str, float]]]
                 gb.find_comment(nombre, cuaderno, modulo, alumno).auto_comment = texto
             enviado = gb.find_submission_notebook(cuaderno, modulo, alumno)
             enviado.late_submission_penalty = resultado.penalizaciones.get(cuaderno)
-        gb.db.commit()
+        confirmar()
+        return True
     except Exception as error:
-        gb.db.rollback()
-        resultado.incidencias.append(f"no se pudo guardar en el libro de notas ({error})")
+        sesion.rollback()
+        detalle = " ".join(str(error).split())[:300]
+        resultado.incidencias.append(f"no se pudo guardar en el libro de notas ({detalle})")
+        return False
+    finally:
+        del sesion.commit
 
 
 def _leer_publicados(publicado: Path, modulos: list[str]) -> tuple[dict, dict]:
@@ -612,20 +784,26 @@ def _contexto_multiproceso():
 
 
 def _guardar_entregas(tareas: list[Tarea], destino: Path) -> None:
-    """Copia las entregas recogidas al formato de nbgrader en el directorio de trabajo."""
+    """Copia las entregas recogidas al formato de nbgrader en el directorio de trabajo (sin
+    seguir enlaces); un fallo se anota en su tarea y no detiene las demás."""
     for tarea in tareas:
         if tarea.modulo == SIN_MODULO:
             continue
         carpeta = destino / tarea.alumno / tarea.modulo
-        if carpeta.exists():
-            shutil.rmtree(carpeta)
-        carpeta.mkdir(parents=True)
-        if tarea.extras:
-            copiar_carpeta(Path(tarea.extras), carpeta, con_cuadernos=False)
-        for cuaderno, ruta in tarea.cuadernos.items():
-            shutil.copyfile(ruta, carpeta / f"{cuaderno}.ipynb")
-        if tarea.marca_tiempo:
-            (carpeta / "timestamp.txt").write_text(tarea.marca_tiempo, encoding="utf-8")
+        try:
+            if carpeta.is_dir() and not carpeta.is_symlink():
+                shutil.rmtree(carpeta)
+            carpeta.mkdir(parents=True)
+            if tarea.extras:
+                copiar_carpeta(Path(tarea.extras), carpeta, con_cuadernos=False)
+            for cuaderno, ruta in tarea.cuadernos.items():
+                (carpeta / f"{cuaderno}.ipynb").write_bytes(leer_sin_enlaces(Path(ruta)))
+            if tarea.marca_tiempo:
+                (carpeta / "timestamp.txt").write_text(tarea.marca_tiempo, encoding="utf-8")
+        except OSError as error:
+            tarea.notas.append(
+                f"no se pudo guardar una copia de la entrega ({error.strerror or error})"
+            )
 
 
 def _estado(resultado: Resultado | None, tarea: Tarea, varios: bool) -> str:
@@ -636,7 +814,14 @@ def _estado(resultado: Resultado | None, tarea: Tarea, varios: bool) -> str:
     for texto in [*(resultado.incidencias if resultado else []), *tarea.notas]:
         if texto not in partes:
             partes.append(texto)
-    return "; ".join(partes) if partes else "calificado"
+    return texto_visible("; ".join(partes)) if partes else "calificado"
+
+
+def _archivos(tarea: Tarea) -> str:
+    """Qué archivo se calificó de cada cuaderno y su fecha (para el resumen)."""
+    return texto_visible(
+        "; ".join(f"{cuaderno}: {texto}" for cuaderno, texto in sorted(tarea.archivos.items()))
+    )
 
 
 def calificar(carpeta: Path, raiz: Path, opciones: Opciones | None = None) -> Informe:
@@ -692,6 +877,9 @@ def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
         validas = [t for t in tareas if t.modulo != SIN_MODULO]
         usados = sorted({t.modulo for t in validas})
 
+        resultados: dict[tuple[str, str], Resultado] = {}
+        previas: dict[tuple[str, str], dict] = {}
+        fallo = None
         grupo = _Trabajadores(trabajadores)
         try:
             plantilla = temporal / "plantilla"
@@ -717,6 +905,7 @@ def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
                 aislar=opciones.aislar,
                 cuadernos={m: list(celdas[m]) for m in usados},
                 orden=orden_celdas,
+                max_salida_mb=opciones.max_salida_mb,
                 tiempo_cuaderno=opciones.tiempo_cuaderno or 0,
             )
             # Primero las tareas con más código (reparto más equilibrado al final).
@@ -724,12 +913,48 @@ def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
             orden = sorted(validas, key=lambda t: -coste[t.modulo])
             with Gradebook(db_url) as gb:
                 manuales = {(t.alumno, t.modulo): _datos_manuales(gb, t) for t in orden}
-            resultados = _ejecutar(grupo, orden, ctx, manuales, db_url, celdas, opciones.progreso)
+            registro = _Calificadas(trabajo, db_url, raiz, ctx, celdas, manuales)
+            if not opciones.recalificar:
+                previas = registro.previas(orden)
+            if previas:
+                avisos.append(
+                    f"{len(previas)} entrega(s) ya calificada(s) y sin cambios: se conservan su "
+                    "nota y su retroalimentación (usa --recalificar para calificarlas de nuevo)"
+                )
+            orden = [t for t in orden if (t.alumno, t.modulo) not in previas]
+            try:
+                _ejecutar(
+                    grupo,
+                    orden,
+                    ctx,
+                    manuales,
+                    db_url,
+                    celdas,
+                    opciones.progreso,
+                    resultados=resultados,
+                    al_guardar=registro.anotar,
+                )
+            except KeyboardInterrupt:
+                grupo.detener()
+                print(
+                    f"\nCalificación interrumpida: {len(resultados)} de {len(orden)} entrega(s) "
+                    "quedaron guardadas en el libro de notas. Vuelve a ejecutar la misma orden "
+                    "para seguir donde se quedó.",
+                    file=sys.stderr,
+                )
+                raise
+            except Exception as error:  # se escriben los informes con lo calificado
+                fallo = error
         finally:
             grupo.cerrar()
-        filas = _resumen(tareas, resultados, celdas, db_url)
+        filas = _resumen(tareas, resultados, celdas, db_url, previas)
         notas_csv, resumen_csv = _escribir_csv(trabajo, tareas, filas, celdas, db_url)
         escribir_informe(trabajo, raiz)  # calificacion/informe.html (nunca lanza)
+        if fallo is not None:
+            raise ErrorCalificacion(
+                f"La calificación se detuvo por un error interno ({fallo}); los informes "
+                f"{notas_csv} y {resumen_csv} tienen lo calificado hasta entonces."
+            ) from fallo
     return Informe(
         filas=filas,
         notas_csv=notas_csv,
@@ -771,20 +996,45 @@ class _Trabajadores:
             self.grupos.append(ProcessPoolExecutor(self.cuantos, mp_context=self.contexto))
             return self.grupos[-1].submit(funcion, *args)
 
+    def detener(self) -> None:
+        """Termina ya los procesos de este grupo (tras Ctrl+C), sin esperar a sus tareas."""
+        for grupo in self.grupos:
+            procesos = list((getattr(grupo, "_processes", None) or {}).values())
+            grupo.shutdown(wait=False, cancel_futures=True)
+            for proceso in procesos:
+                if proceso.is_alive():
+                    proceso.terminate()
+            for proceso in procesos:
+                proceso.join(timeout=10)
+                if proceso.is_alive():
+                    proceso.kill()
+                    proceso.join()
+
     def cerrar(self) -> None:
         for grupo in self.grupos:
             grupo.shutdown(wait=True, cancel_futures=True)
 
 
 def _ejecutar(
-    grupo: _Trabajadores, tareas, ctx, manuales, db_url, celdas, progreso, funcion=calificar_tarea
+    grupo: _Trabajadores,
+    tareas,
+    ctx,
+    manuales,
+    db_url,
+    celdas,
+    progreso,
+    funcion=calificar_tarea,
+    resultados: dict | None = None,
+    al_guardar=None,
 ) -> dict:
     """Reparte las tareas entre los trabajadores y vuelca cada resultado en el libro principal
-    en cuanto llega. ``funcion(tarea, ctx, manual)`` califica una tarea."""
+    en cuanto llega. ``funcion(tarea, ctx, manual)`` califica una tarea; ``al_guardar(tarea,
+    resultado)`` se llama tras guardar cada una. Los resultados se van dejando en
+    ``resultados`` (así quedan aunque algo interrumpa el lote)."""
     from nbgrader.api import Gradebook
     from tqdm.auto import tqdm
 
-    resultados: dict[tuple[str, str], Resultado] = {}
+    resultados = {} if resultados is None else resultados
     barra = tqdm(
         total=len(tareas),
         desc="Calificando",
@@ -794,29 +1044,46 @@ def _ejecutar(
     )
     with Gradebook(db_url) as gb:
 
-        def terminar(resultado: Resultado):
-            _volcar(gb, resultado, celdas[resultado.modulo])
-            resultados[(resultado.alumno, resultado.modulo)] = resultado
+        def terminar(tarea: Tarea, resultado: Resultado):
+            resultado.alumno, resultado.modulo = tarea.alumno, tarea.modulo
+            guardado = _volcar(gb, resultado, celdas[resultado.modulo])
+            resultados[(tarea.alumno, tarea.modulo)] = resultado
+            if guardado and al_guardar is not None:
+                try:
+                    al_guardar(tarea, resultado)
+                except Exception:
+                    pass  # sin anotar, la tarea se volverá a calificar la próxima vez
             barra.update(1)
 
-        futuros = {grupo.enviar(funcion, t, ctx, manuales[(t.alumno, t.modulo)]): t for t in tareas}
-        pendientes = []
+        futuros, pendientes = {}, []
+        for tarea in tareas:
+            try:
+                futuro = grupo.enviar(
+                    funcion, tarea, ctx, manuales.get((tarea.alumno, tarea.modulo))
+                )
+            except Exception:  # el grupo ya está roto
+                pendientes.append(tarea)
+            else:
+                futuros[futuro] = tarea
         for futuro in as_completed(futuros):
             tarea = futuros[futuro]
             try:
-                terminar(futuro.result())
+                resultado = futuro.result()
             except BrokenProcessPool:
                 pendientes.append(tarea)
+                continue
             except Exception as error:  # el trabajador no debería lanzar nada
-                resultado = Resultado(alumno=tarea.alumno, modulo=tarea.modulo)
-                for cuaderno in ctx.cuadernos.get(tarea.modulo, []):
-                    resultado.errores[cuaderno] = f"error interno del calificador ({error})"
-                terminar(resultado)
-        # Si un trabajador murió, el grupo entero queda inservible: lo que faltaba se
-        # califica tarea a tarea en procesos propios, así que el culpable queda identificado.
-        for tarea in pendientes:
-            manual = manuales[(tarea.alumno, tarea.modulo)]
-            terminar(_en_proceso_propio(tarea, ctx, manual, funcion))
+                resultado = _fallida(tarea, ctx, f"error interno del calificador ({error})")
+            if not isinstance(resultado, Resultado):
+                resultado = _fallida(tarea, ctx, "error interno del calificador")
+            terminar(tarea, resultado)
+        # Si un trabajador murió (p. ej. SIGKILL), el grupo entero queda inservible: lo que
+        # faltaba se repite una vez, cada tarea en su propio proceso, así que solo la culpable
+        # se queda sin nota.
+        for tarea, resultado in _en_procesos_propios(
+            pendientes, ctx, manuales, funcion, grupo.cuantos, grupo.contexto
+        ):
+            terminar(tarea, resultado)
     barra.close()
     return resultados
 
@@ -833,31 +1100,51 @@ def _puntos(gb, alumno: str, modulo: str, celdas: dict) -> dict[str, float]:
     return puntos
 
 
-def _resumen(tareas, resultados, celdas, db_url) -> list[Fila]:
+def _resumen(tareas, resultados, celdas, db_url, previas=None) -> list[Fila]:
+    """Filas del resumen; las de ``previas`` (ya calificadas antes) conservan su estado."""
     from nbgrader.api import Gradebook
 
+    previas = previas or {}
     filas = []
     with Gradebook(db_url) as gb:
         for tarea in tareas:
-            resultado = resultados.get((tarea.alumno, tarea.modulo))
-            if tarea.modulo == SIN_MODULO or resultado is None:
-                filas.append(Fila(tarea.alumno, tarea.modulo, 0.0, 0.0, _estado(None, tarea, True)))
-                continue
-            definicion = celdas[tarea.modulo]
-            maximo = sum(p for lista in definicion.values() for _, p in lista)
+            clave = (tarea.alumno, tarea.modulo)
             try:
-                puntos = sum(_puntos(gb, tarea.alumno, tarea.modulo, definicion).values())
-            except Exception:
-                puntos = 0.0
-            varios = len(definicion) > 1
-            estado = _estado(resultado, tarea, varios)
-            filas.append(
-                Fila(tarea.alumno, tarea.modulo, puntos, maximo, estado, resultado.segundos)
-            )
+                fila = _fila(gb, tarea, resultados.get(clave), previas.get(clave), celdas)
+            except Exception as error:  # una fila rara no deja sin informe a las demás
+                gb.db.rollback()
+                fila = Fila(
+                    tarea.alumno, tarea.modulo, 0.0, 0.0, f"error interno del resumen ({error})"
+                )
+            fila.alumno = texto_visible(fila.alumno)
+            filas.append(fila)
     return sorted(filas, key=lambda f: (f.alumno, f.modulo))
 
 
+def _fila(gb, tarea: Tarea, resultado, previa, celdas) -> Fila:
+    archivos_ = _archivos(tarea)
+    if tarea.modulo == SIN_MODULO or tarea.modulo not in celdas or (not resultado and not previa):
+        estado = _estado(None, tarea, True)
+        return Fila(tarea.alumno, tarea.modulo, 0.0, 0.0, estado, archivos=archivos_)
+    definicion = celdas[tarea.modulo]
+    maximo = sum(p for lista in definicion.values() for _, p in lista)
+    try:
+        puntos = sum(_puntos(gb, tarea.alumno, tarea.modulo, definicion).values())
+    except Exception:
+        gb.db.rollback()
+        puntos = 0.0
+    if resultado is None:
+        estado = texto_visible(str(previa.get("estado", "calificado")))
+        segundos = float(previa.get("segundos", 0.0))
+    else:
+        estado = _estado(resultado, tarea, len(definicion) > 1)
+        segundos = resultado.segundos
+    return Fila(tarea.alumno, tarea.modulo, puntos, maximo, estado, segundos, archivos_)
+
+
 def _escribir_csv(trabajo: Path, tareas, filas, celdas, db_url) -> tuple[Path, Path]:
+    """Escribe ``notas.csv`` y ``resumen.csv``; un fallo en una fila (o en el libro de notas)
+    nunca impide escribir las demás."""
     from nbgrader.api import Gradebook
 
     modulos = sorted(celdas)
@@ -868,44 +1155,210 @@ def _escribir_csv(trabajo: Path, tareas, filas, celdas, db_url) -> tuple[Path, P
     columnas.append("total")
     estados = {(f.alumno, f.modulo): f for f in filas}
     alumnos: dict[str, dict] = {}
-    with Gradebook(db_url) as gb:
-        for tarea in sorted(tareas, key=lambda t: (t.alumno, t.modulo)):
-            fila = alumnos.setdefault(tarea.alumno, {"alumno": tarea.alumno, "origen": set()})
-            fila["origen"].add(tarea.origen)
-            if tarea.modulo not in celdas:
-                continue
-            resumen = estados[(tarea.alumno, tarea.modulo)]
-            try:
-                puntos = _puntos(gb, tarea.alumno, tarea.modulo, celdas[tarea.modulo])
-            except Exception:
-                puntos = {}
-            for grade_id, valor in puntos.items():
-                if not grade_id.startswith("_"):
-                    fila[grade_id] = _numero(valor)
-            fila[tarea.modulo] = _numero(resumen.puntos)
-            fila[f"{tarea.modulo}_estado"] = resumen.estado
+    for tarea in tareas:
+        fila = alumnos.setdefault(tarea.alumno, {"alumno": tarea.alumno, "origen": set()})
+        fila["origen"].add(texto_visible(tarea.origen))
+    try:
+        with Gradebook(db_url) as gb:
+            for tarea in sorted(tareas, key=lambda t: (t.alumno, t.modulo)):
+                resumen = estados.get((tarea.alumno, tarea.modulo))
+                if tarea.modulo not in celdas or resumen is None:
+                    continue
+                fila = alumnos[tarea.alumno]
+                try:
+                    puntos = _puntos(gb, tarea.alumno, tarea.modulo, celdas[tarea.modulo])
+                except Exception:
+                    gb.db.rollback()
+                    puntos = {}
+                for grade_id, valor in puntos.items():
+                    if not grade_id.startswith("_"):
+                        fila[grade_id] = _numero(valor)
+                fila[tarea.modulo] = _numero(resumen.puntos)
+                fila[f"{tarea.modulo}_estado"] = resumen.estado
+    except Exception:
+        pass  # sin libro de notas: las notas por ejercicio quedan vacías
     for fila in alumnos.values():
         fila["origen"] = " ".join(sorted(fila["origen"]))
         fila["total"] = _numero(sum(f.puntos for f in filas if f.alumno == fila["alumno"]))
     notas_csv = trabajo / "notas.csv"
-    with notas_csv.open("w", newline="", encoding="utf-8") as archivo:
+    with _escribir_atomico(notas_csv) as archivo:
         escritor = csv.DictWriter(archivo, fieldnames=columnas)
         escritor.writeheader()
         for alumno in sorted(alumnos):
-            escritor.writerow(alumnos[alumno])
+            escritor.writerow({k: texto_visible(str(v)) for k, v in alumnos[alumno].items()})
     resumen_csv = trabajo / "resumen.csv"
-    with resumen_csv.open("w", newline="", encoding="utf-8") as archivo:
+    with _escribir_atomico(resumen_csv) as archivo:
         escritor = csv.writer(archivo)
-        escritor.writerow(["alumno", "módulo", "puntos", "máximo", "estado", "segundos"])
+        escritor.writerow(
+            ["alumno", "módulo", "puntos", "máximo", "estado", "segundos", "archivos"]
+        )
         for f in filas:
             escritor.writerow(
                 [
-                    f.alumno,
-                    f.modulo,
+                    texto_visible(f.alumno),
+                    texto_visible(f.modulo),
                     _numero(f.puntos),
                     _numero(f.maximo),
-                    f.estado,
+                    texto_visible(f.estado),
                     f"{f.segundos:.2f}",
+                    texto_visible(f.archivos),
                 ]
             )
     return notas_csv, resumen_csv
+
+
+@contextlib.contextmanager
+def _escribir_atomico(destino: Path):
+    """Abre un archivo temporal junto a ``destino`` y, si todo va bien, lo pone en su lugar:
+    un informe nunca queda a medias."""
+    temporal = destino.with_name(f".{destino.name}.{os.getpid()}.tmp")
+    try:
+        with temporal.open("w", newline="", encoding="utf-8", errors="backslashreplace") as f:
+            yield f
+        os.replace(temporal, destino)
+    finally:
+        temporal.unlink(missing_ok=True)
+
+
+# --- Lo ya calificado -----------------------------------------------------------------------
+
+
+def _ordenado(dato):
+    """``dato`` con los diccionarios como listas ordenadas (para una huella estable)."""
+    if isinstance(dato, dict):
+        return sorted((repr(k), _ordenado(v)) for k, v in dato.items())
+    return dato
+
+
+class _Calificadas:
+    """Registro de las tareas ya calificadas y guardadas (``calificadas.json`` en el directorio
+    de trabajo): huella de lo calificado (entrega, tarea, opciones y notas manuales), estado y
+    segundos.
+
+    Una tarea se conserva si su huella no cambió, su entrega sigue en el libro de notas y su
+    retroalimentación sigue en el directorio de trabajo.
+    """
+
+    def __init__(
+        self,
+        trabajo: Path,
+        db_url: str,
+        raiz: Path,
+        ctx: _Contexto,
+        celdas: dict,
+        manuales: dict | None = None,
+    ):
+        self.ruta = Path(trabajo) / CALIFICADAS
+        self.trabajo = Path(trabajo)
+        self.db_url = db_url
+        self.raiz = Path(raiz)
+        self.celdas = celdas
+        self.manuales = manuales or {}
+        self.libro = hashlib.sha256(db_url.encode("utf-8")).hexdigest()[:16]
+        self.opciones = {
+            "tiempo_celda": ctx.tiempo_celda,
+            "memoria_mb": ctx.memoria_mb,
+            "cpu_segundos": ctx.cpu_segundos,
+            "aislar": ctx.aislar,
+            "max_salida_mb": ctx.max_salida_mb,
+            "tiempo_cuaderno": getattr(ctx, "tiempo_cuaderno", 0),
+            # Las variantes personales dependen del secreto del curso (solo se guarda su huella).
+            "secreto": hashlib.sha256(str(getattr(ctx, "secreto", "")).encode()).hexdigest(),
+        }
+        self._fuentes: dict[str, str] = {}
+        self._huellas: dict[tuple[str, str], str | None] = {}
+        self.tareas: dict[str, dict] = {}
+        try:
+            datos = json.loads(self.ruta.read_text(encoding="utf-8"))
+            if datos.get("libro") == self.libro and isinstance(datos.get("tareas"), dict):
+                self.tareas = datos["tareas"]
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def _fuente(self, modulo: str) -> str:
+        if modulo not in self._fuentes:
+            resumen = hashlib.sha256()
+            carpeta = self.raiz / "solutions" / modulo
+            for relativa in archivos(carpeta):
+                resumen.update(str(relativa).encode("utf-8", "surrogateescape") + b"\0")
+                resumen.update(hashlib.sha256(leer_sin_enlaces(carpeta / relativa)).digest())
+            self._fuentes[modulo] = resumen.hexdigest()
+        return self._fuentes[modulo]
+
+    def huella(self, tarea: Tarea) -> str | None:
+        """Huella de todo lo que decide la nota de la tarea (None si algo no se puede leer)."""
+        clave = (tarea.alumno, tarea.modulo)
+        if clave not in self._huellas:
+            try:
+                resumen = hashlib.sha256()
+                partes = {
+                    "opciones": self.opciones,
+                    "fuente": self._fuente(tarea.modulo),
+                    "marca": tarea.marca_tiempo,
+                    "errores": sorted(tarea.errores.items()),
+                    # Notas y comentarios manuales y prórroga: la retroalimentación los muestra.
+                    "manual": repr(_ordenado(self.manuales.get(clave))),
+                    "cuadernos": {
+                        c: hashlib.sha256(leer_sin_enlaces(Path(r))).hexdigest()
+                        for c, r in sorted(tarea.cuadernos.items())
+                    },
+                }
+                if tarea.extras:
+                    extras = Path(tarea.extras)
+                    partes["extras"] = {
+                        str(r): hashlib.sha256(leer_sin_enlaces(extras / r)).hexdigest()
+                        for r in archivos(extras)
+                        if r.suffix != ".ipynb" and r.name != "timestamp.txt"
+                    }
+                resumen.update(json.dumps(partes, sort_keys=True, default=str).encode())
+                self._huellas[clave] = resumen.hexdigest()
+            except (OSError, ValueError):
+                self._huellas[clave] = None
+        return self._huellas[clave]
+
+    def previas(self, tareas: list[Tarea]) -> dict[tuple[str, str], dict]:
+        """Las tareas de la lista que ya están calificadas y no han cambiado."""
+        from nbgrader.api import Gradebook, MissingEntry
+
+        previas = {}
+        candidatas = []
+        for tarea in tareas:
+            anotada = self.tareas.get(f"{tarea.alumno}/{tarea.modulo}")
+            retro = self.trabajo / "retroalimentacion" / tarea.alumno / tarea.modulo
+            if (
+                isinstance(anotada, dict)
+                and anotada.get("huella") is not None
+                and anotada.get("huella") == self.huella(tarea)
+                and retro.is_dir()
+            ):
+                candidatas.append((tarea, anotada))
+        if not candidatas:
+            return {}
+        with Gradebook(self.db_url) as gb:
+            for tarea, anotada in candidatas:
+                try:
+                    gb.find_submission(tarea.modulo, tarea.alumno)
+                except MissingEntry:
+                    continue
+                previas[(tarea.alumno, tarea.modulo)] = anotada
+        return previas
+
+    def anotar(self, tarea: Tarea, resultado: Resultado) -> None:
+        """Anota una tarea recién calificada y guardada en el libro de notas."""
+        huella = self.huella(tarea)
+        if huella is None:
+            return
+        varios = len(self.celdas.get(tarea.modulo, {})) > 1
+        self.tareas[f"{tarea.alumno}/{tarea.modulo}"] = {
+            "huella": huella,
+            "estado": _estado(resultado, tarea, varios),
+            "segundos": round(resultado.segundos, 2),
+        }
+        with _escribir_atomico(self.ruta) as archivo:
+            json.dump(
+                {"version": 1, "libro": self.libro, "tareas": self.tareas},
+                archivo,
+                ensure_ascii=False,
+                indent=1,
+                sort_keys=True,
+            )

@@ -145,6 +145,13 @@ def registrar(ordenes) -> None:
         action="store_true",
         help="no muestra la barra de progreso",
     )
+    calificar.add_argument(
+        "--recalificar",
+        action="store_true",
+        help="vuelve a calificar también las entregas ya calificadas que no han cambiado (por "
+        "defecto se conservan su nota y su retroalimentación, así que repetir la orden tras "
+        "interrumpirla sigue donde se quedó)",
+    )
     calificar.set_defaults(funcion=_orden_calificar)
 
 
@@ -193,6 +200,7 @@ def _orden_calificar(args: argparse.Namespace) -> int:
         aislar=not args.sin_aislamiento,
         modulo=args.modulo,
         progreso=not args.sin_progreso,
+        recalificar=args.recalificar,
         tiempo_cuaderno=args.tiempo_cuaderno,
         sin_limites=args.sin_limites,
     )

@@ -48,14 +48,17 @@ c.Validator.failed_warning = (
 )
 c.Validator.passed_warning = "¡EL CUADERNO SUPERA {num_passed} CELDA(S)!\n"
 
-# Calificación: se restauran las celdas de prueba borradas o dañadas, se desactivan las
-# órdenes de sistema (`!pip`, `%%bash`…) y los avisos de PyTorch o NumPy no restan puntos.
+# Calificación: se restauran las celdas de prueba borradas o dañadas, las copias de una celda
+# (copiar y pegar) no cuentan, se desactivan las órdenes de sistema (`!pip`, `%%bash`…), lo que
+# las pruebas escriben en stderr no resta puntos y las salidas de todo el cuaderno se recortan
+# a `LimitarSalidas.max_mb` sin cambiar la nota.
 c.OverwriteCells.add_missing_cells = True
 c.OverwriteCells.missing_cell_notification = (
     "Esta celda ({cell_id}) faltaba en la entrega; se ha restaurado al calificar.\n\n"
 )
 c.Autograde.sanitize_preprocessors = [
     "autograder.preprocesadores.RepararMetadatos",
+    "autograder.preprocesadores.QuitarCopias",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
@@ -63,10 +66,12 @@ c.Autograde.sanitize_preprocessors = [
     "autograder.preprocesadores.NeutralizarOrdenesSistema",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+c.LimitarSalidas.max_mb = 20
 c.Autograde.autograde_preprocessors = [
     "autograder.ejecucion.EjecutarRobusto",
     "autograder.preprocesadores.FiltrarAvisos",
     "nbgrader.preprocessors.LimitOutput",
+    "autograder.preprocesadores.LimitarSalidas",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
@@ -85,6 +90,7 @@ c.Execute.error_on_timeout = {
 # externos: autograder/plantillas/retroalimentacion).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "autograder.preprocesadores.MostrarIncidencias",
     "autograder.retroalimentacion.LimpiarRetroalimentacion",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

@@ -4,14 +4,22 @@ Al sanear la entrega (antes de ejecutarla):
 
 - :class:`RepararMetadatos`: quita los metadatos de nbgrader dañados (la celda pasa a ser
   normal; si era una prueba, :class:`RestaurarCeldas` la repone).
+- :class:`QuitarCopias`: si una celda se copió y pegó (Jupyter copia sus metadatos de
+  nbgrader, así que su ``grade_id`` aparece varias veces), se califica la original y las
+  copias pasan a ser celdas normales (sin esto, ``DeduplicateIds`` dejaría el cuaderno a 0).
 - :class:`RestaurarCeldas`: como ``OverwriteCells``, pero también impone los indicadores de
   cada celda (prueba, respuesta, bloqueada, puntos) según el libro de notas, olvida los
   ``grade_id`` desconocidos y repone las celdas de prueba que falten en un lugar robusto.
 - :class:`NeutralizarOrdenesSistema`: comenta ``!pip install …``, ``%pip``, ``%%bash``…
 
-Tras ejecutar: :class:`FiltrarAvisos` pasa a stdout los avisos (``UserWarning``,
-``RuntimeWarning``…) y las barras de progreso que las celdas de prueba escribieron en stderr,
-para que no resten puntos; los errores de verdad siguen restando.
+Tras ejecutar: :class:`FiltrarAvisos` pasa a stdout todo lo que las celdas de prueba
+escribieron en stderr (avisos, barras de progreso, ``print(..., file=sys.stderr)``), para que
+no reste puntos; los errores de verdad son salidas de error y siguen restando.
+:class:`LimitarSalidas` recorta las salidas si entre todas pasan del máximo del cuaderno
+(``max_mb``), sin cambiar la nota.
+
+En la retroalimentación: :class:`MostrarIncidencias` pone al principio, para el alumno, las
+incidencias de la calificación.
 
 La limpieza de la retroalimentación (sin pruebas ocultas) está en
 :mod:`autograder.retroalimentacion`.
@@ -22,6 +30,7 @@ cuaderno (:data:`CLAVE_METADATOS`) y las lee ``autograder.calificacion``.
 
 from __future__ import annotations
 
+import json
 import re
 
 from nbformat.notebooknode import NotebookNode, from_dict
@@ -29,7 +38,7 @@ from nbgrader import utils
 from nbgrader.api import Gradebook
 from nbgrader.nbgraderformat import MetadataValidator
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
-from traitlets import Dict, Unicode
+from traitlets import Dict, Float, Integer, Unicode
 
 CLAVE_METADATOS = "calificacion_curso"
 INICIO_OCULTAS = "BEGIN HIDDEN TESTS"
@@ -105,6 +114,70 @@ def _identificar(nb, celda, nombre: str) -> None:
         while identificador in usados:
             identificador, n = f"restaurada-{nombre}"[:56] + f"-{n}", n + 1
         celda["id"] = identificador
+
+
+class QuitarCopias(NbGraderPreprocessor):
+    """Deja los metadatos de nbgrader solo en la celda original de cada ``grade_id`` repetido.
+
+    La original es, en las celdas bloqueadas (pruebas, enunciados), la primera cuyo contenido
+    coincide con el del original; si ninguna coincide, o en las respuestas, la primera. Las
+    copias pasan a ser celdas normales y se anota la incidencia.
+    """
+
+    def _originales(self, resources) -> dict:
+        """grade_id -> (tipo de celda, fuentes válidas) de las celdas bloqueadas del original."""
+        try:
+            datos = resources["nbgrader"]
+            with Gradebook(datos["db_url"]) as gb:
+                fuente = gb.find_notebook(datos["notebook"], datos["assignment"])
+                pruebas = {c.name for c in fuente.grade_cells} - {
+                    c.name for c in fuente.solution_cells
+                }
+                return {
+                    c.name: (c.cell_type, {c.source.rstrip(), _visible(c.source).rstrip()})
+                    for c in fuente.source_cells
+                    if c.locked or c.name in pruebas
+                }
+        except Exception:
+            return {}
+
+    def preprocess(self, nb, resources):
+        posiciones: dict[str, list[int]] = {}
+        for i, cell in enumerate(nb.cells):
+            meta = cell.metadata.get("nbgrader")
+            if isinstance(meta, dict) and isinstance(meta.get("grade_id"), str):
+                posiciones.setdefault(meta["grade_id"], []).append(i)
+        repetidos = {g: lista for g, lista in posiciones.items() if len(lista) > 1}
+        if not repetidos:
+            return nb, resources
+        originales = self._originales(resources)
+        for grade_id, lista in repetidos.items():
+            original = lista[0]
+            if grade_id in originales:
+                tipo, fuentes = originales[grade_id]
+                iguales = [
+                    i
+                    for i in lista
+                    if nb.cells[i].cell_type == tipo and nb.cells[i].source.rstrip() in fuentes
+                ]
+                original = iguales[0] if iguales else original
+            copias = [i for i in lista if i != original]
+            for i in copias:
+                del nb.cells[i].metadata["nbgrader"]
+            anotar(
+                nb,
+                "celda_duplicada",
+                f"la celda {grade_id} aparece {len(lista)} veces (¿copiada y pegada?): se "
+                f"califica la de la posición {original + 1} y "
+                + (
+                    f"la copia de la posición {copias[0] + 1} cuenta como una celda normal"
+                    if len(copias) == 1
+                    else f"las copias de las posiciones {', '.join(str(i + 1) for i in copias)} "
+                    "cuentan como celdas normales"
+                ),
+                original + 1,
+            )
+        return nb, resources
 
 
 class RestaurarCeldas(OverwriteCells):
@@ -300,23 +373,156 @@ def separar_avisos(texto: str) -> tuple[str, str]:
 
 
 class FiltrarAvisos(NbGraderPreprocessor):
-    """En las celdas de prueba, los avisos y las barras de progreso pasan de stderr a stdout."""
+    """En las celdas de prueba, todo lo escrito en stderr pasa a stdout.
+
+    nbgrader da 0 puntos a una celda de prueba con cualquier texto en stderr, y el código del
+    alumno puede escribir ahí sin fallar (avisos de PyTorch o NumPy, barras de progreso,
+    ``print(..., file=sys.stderr)``). Los fallos de verdad son salidas de error y siguen
+    restando.
+    """
 
     def preprocess_cell(self, cell, resources, cell_index):
         if cell.cell_type != "code" or not utils.is_grade(cell):
             return cell, resources
-        salidas = []
         for salida in cell.outputs:
-            if salida.output_type == "stream" and salida.name == "stderr":
-                avisos, resto = separar_avisos(salida.text)
-                if avisos:
-                    salidas.append(
-                        from_dict({"output_type": "stream", "name": "stdout", "text": avisos})
-                    )
-                if resto.strip():
-                    salida.text = resto
-                    salidas.append(salida)
-            else:
-                salidas.append(salida)
-        cell.outputs = salidas
+            if salida.output_type == "stream" and salida.get("name") == "stderr":
+                salida.name = "stdout"
         return cell, resources
+
+
+def _tamano(salida) -> int:
+    return len(json.dumps(salida))
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:.1f}".replace(".", ",")
+
+
+class LimitarSalidas(NbGraderPreprocessor):
+    """Recorta las salidas del cuaderno si entre todas pasan de ``max_mb``.
+
+    Se recortan primero las más grandes: del texto se conserva el principio, de las imágenes y
+    el HTML solo el texto y de los errores el tipo, el principio del mensaje y de la traza. Los
+    errores siguen siendo errores y ninguna salida cambia de tipo ni de orden, así que la nota
+    no cambia. Si aun así no basta (miles de salidas pequeñas), en cada celda quedan solo los
+    errores y la salida que decide la nota de una celda de prueba. Se anota la incidencia.
+    """
+
+    max_mb = Float(20, help="MB como máximo de todas las salidas del cuaderno (0: sin límite)").tag(
+        config=True
+    )
+    conservar = Integer(2000, help="Caracteres que se conservan de cada salida recortada").tag(
+        config=True
+    )
+
+    def _nota(self, tamano: int) -> str:
+        return f"\n… (salida recortada: ocupaba {_mb(tamano)} MB) …\n"
+
+    def _texto(self, texto, tamano: int) -> str:
+        if not isinstance(texto, str):
+            texto = "".join(texto) if isinstance(texto, list) else str(texto)
+        if len(texto) <= self.conservar:
+            return texto
+        return texto[: self.conservar] + self._nota(tamano)
+
+    def _reducir(self, salida, tamano: int):
+        tipo = salida.get("output_type")
+        if tipo == "stream":
+            salida.text = self._texto(salida.get("text", ""), tamano)
+        elif tipo == "error":
+            salida.evalue = self._texto(salida.get("evalue", ""), tamano)
+            traza = [self._texto(linea, tamano) for linea in salida.get("traceback", [])]
+            if len(traza) > 10:
+                traza = [*traza[:5], "… (traza recortada) …", *traza[-5:]]
+            salida.traceback = traza
+        elif tipo in ("execute_result", "display_data"):
+            datos = salida.get("data", {})
+            texto = datos.get("text/plain")
+            if texto is None:
+                texto = f"… (salida recortada: ocupaba {_mb(tamano)} MB) …"
+            salida.data = {"text/plain": self._texto(texto, tamano)}
+            salida.metadata = {}
+        else:
+            return from_dict(
+                {"output_type": "stream", "name": "stdout", "text": self._nota(tamano)}
+            )
+        return salida
+
+    @staticmethod
+    def _decisiva(cell) -> int | None:
+        """Posición de la salida que decide la nota de una celda de prueba (como nbgrader)."""
+        for i, salida in enumerate(cell.outputs):
+            tipo = salida.get("output_type")
+            if tipo in ("error", "execute_result") or (
+                tipo == "stream" and salida.get("name") == "stderr"
+            ):
+                return i
+        return None
+
+    def preprocess(self, nb, resources):
+        limite = int(self.max_mb * 2**20)
+        if limite <= 0:
+            return nb, resources
+        codigo = [c for c in nb.cells if c.cell_type == "code"]
+        tamanos = [
+            (_tamano(s), ci, si) for ci, c in enumerate(codigo) for si, s in enumerate(c.outputs)
+        ]
+        inicial = total = sum(t for t, _, _ in tamanos)
+        if total <= limite:
+            return nb, resources
+        for tamano, ci, si in sorted(tamanos, reverse=True):
+            if total <= limite:
+                break
+            nueva = self._reducir(codigo[ci].outputs[si], tamano)
+            codigo[ci].outputs[si] = nueva
+            total += _tamano(nueva) - tamano
+        if total > limite:
+            for cell in codigo:
+                decisiva = self._decisiva(cell) if utils.is_grade(cell) else None
+                quedan = [
+                    s
+                    for i, s in enumerate(cell.outputs)
+                    if i == decisiva or s.get("output_type") == "error"
+                ]
+                if len(quedan) < len(cell.outputs):
+                    omitidas = len(cell.outputs) - len(quedan)
+                    nota = f"… ({_plural(omitidas, 'salida omitida', 'salidas omitidas')}) …\n"
+                    quedan.insert(
+                        0, from_dict({"output_type": "stream", "name": "stdout", "text": nota})
+                    )
+                    cell.outputs = quedan
+        anotar(
+            nb,
+            "salida",
+            f"salida recortada: las salidas del cuaderno ocupaban {_mb(inicial)} MB y el máximo "
+            f"es {_mb(limite)} MB",
+        )
+        return nb, resources
+
+
+def _escapar_markdown(texto: str) -> str:
+    return re.sub(r"([\\`*_\[\]<>#|$])", r"\\\1", texto)
+
+
+class MostrarIncidencias(NbGraderPreprocessor):
+    """Retroalimentación: pone al principio una celda Markdown con las incidencias de la
+    calificación (celdas copiadas, salida recortada, tiempo agotado…) y las deja en
+    ``resources["incidencias"]``. Debe ir antes de la limpieza, que borra los metadatos."""
+
+    def preprocess(self, nb, resources):
+        mensajes = list(dict.fromkeys(i["mensaje"] for i in incidencias(nb)))
+        resources["incidencias"] = mensajes
+        if mensajes:
+            texto = "**Incidencias al calificar tu entrega**\n\n" + "\n".join(
+                f"- {_escapar_markdown(m)}" for m in mensajes
+            )
+            celda = from_dict({"cell_type": "markdown", "metadata": {}, "source": texto})
+            if (nb.nbformat, nb.get("nbformat_minor", 0)) >= (4, 5):
+                usados = {c.get("id") for c in nb.cells}
+                celda["id"] = next(
+                    f"incidencias-{n}"
+                    for n in range(len(usados) + 1)
+                    if f"incidencias-{n}" not in usados
+                )
+            nb.cells.insert(0, celda)
+        return nb, resources

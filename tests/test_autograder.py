@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import shutil
+import signal
 import zipfile
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from nbgrader.utils import determine_grade
 
-from autograder import calificacion, entregas, preprocesadores
+from autograder import calificacion, entregas, preprocesadores, retroalimentacion
 from autograder.aislamiento import ErrorAislamiento, comprobar_aislamiento
 from autograder.configuracion import cargar_config, sin_avisos_sqlalchemy, version_alembic
 from autograder.ejecucion import error_de_memoria
@@ -216,9 +217,17 @@ def test_configuracion_en_espanol_y_coherente():
     assert "autograder.preprocesadores.RestaurarCeldas" in config.Autograde.sanitize_preprocessors
     assert config.Autograde.autograde_preprocessors[0] == "autograder.ejecucion.EjecutarRobusto"
     assert "autograder.preprocesadores.FiltrarAvisos" in config.Autograde.autograde_preprocessors
-    assert (
-        "autograder.preprocesadores.LimpiarRetroalimentacion"
-        in config.GenerateFeedback.preprocessors
+    assert config.Autograde.sanitize_preprocessors.index(
+        "autograder.preprocesadores.QuitarCopias"
+    ) < config.Autograde.sanitize_preprocessors.index("nbgrader.preprocessors.DeduplicateIds")
+    despues = config.Autograde.autograde_preprocessors
+    assert despues.index("autograder.preprocesadores.LimitarSalidas") < despues.index(
+        "nbgrader.preprocessors.SaveAutoGrades"
+    )
+    assert config.LimitarSalidas.max_mb > 0
+    retro = config.GenerateFeedback.preprocessors
+    assert retro.index("autograder.preprocesadores.MostrarIncidencias") < retro.index(
+        "autograder.retroalimentacion.LimpiarRetroalimentacion"
     )
 
 
@@ -260,13 +269,142 @@ def test_filtrar_avisos_no_resta_puntos_pero_los_errores_si():
         new_output("stream", name="stderr", text="a.py:1: UserWarning: ojo\n  x()\n"),
         new_output("stream", name="stdout", text="✔ ¡Correcto!\n"),
     ]
+    # El código del alumno escribe en stderr sin fallar: no resta puntos.
+    depura = _celda_prueba()
+    depura.outputs = [new_output("stream", name="stderr", text="depurando: x = 3\n")]
     error = _celda_prueba()
-    error.outputs = [new_output("stream", name="stderr", text="algo fue mal\n")]
-    nb.cells = [aviso, error]
+    error.outputs = [
+        new_output("stream", name="stderr", text="algo fue mal\n"),
+        new_output("error", ename="ValueError", evalue="mal", traceback=["ValueError: mal"]),
+    ]
+    normal = _celda("code", "print(1)", "n")
+    normal.outputs = [new_output("stream", name="stderr", text="aviso\n")]
+    nb.cells = [aviso, depura, error, normal]
     nb, _ = preprocesadores.FiltrarAvisos().preprocess(nb, {})
     assert determine_grade(nb.cells[0]) == (2.0, 2.0)
     assert any("UserWarning" in s.get("text", "") for s in nb.cells[0].outputs)
-    assert determine_grade(nb.cells[1]) == (0, 2.0)
+    assert determine_grade(nb.cells[1]) == (2.0, 2.0)
+    assert nb.cells[1].outputs[0].text == "depurando: x = 3\n"
+    assert determine_grade(nb.cells[2]) == (0, 2.0)
+    assert nb.cells[2].outputs[1].output_type == "error"
+    assert nb.cells[3].outputs[0].name == "stderr"  # fuera de las pruebas no se toca
+
+
+def _ids(nb) -> list:
+    return [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+
+
+def test_quitar_copias_califica_la_original(monkeypatch):
+    from nbgrader.preprocessors import CheckCellMetadata, DeduplicateIds
+
+    prueba = "comprobar(doble)"
+    nb = new_notebook()
+    nb.cells = [
+        _celda("code", "def doble(x): return 2 * x", "r1", "m_resp", solution=True),
+        _celda("code", "pass  # la cambié", "p1", "m_prueba", grade=True, locked=True, puntos=2),
+        _celda("code", "def doble(x): return 0", "r2", "m_resp", solution=True),
+        _celda("code", prueba, "p2", "m_prueba", grade=True, locked=True, puntos=2),
+        _celda("code", prueba, "p3", "m_prueba", grade=True, locked=True, puntos=2),
+    ]
+    monkeypatch.setattr(
+        preprocesadores.QuitarCopias,
+        "_originales",
+        lambda self, resources: {"m_prueba": ("code", {prueba})},
+    )
+    nb, _ = preprocesadores.QuitarCopias().preprocess(nb, {})
+    # La respuesta: la primera; la prueba: la primera que coincide con el original.
+    assert _ids(nb) == ["m_resp", None, None, "m_prueba", None]
+    mensajes = [i["mensaje"] for i in preprocesadores.incidencias(nb)]
+    assert mensajes == [
+        "la celda m_resp aparece 2 veces (¿copiada y pegada?): se califica la de la posición 1 "
+        "y la copia de la posición 3 cuenta como una celda normal",
+        "la celda m_prueba aparece 3 veces (¿copiada y pegada?): se califica la de la posición "
+        "4 y las copias de las posiciones 2, 5 cuentan como celdas normales",
+    ]
+    # nbgrader ya no encuentra duplicados ni metadatos vacíos.
+    nb, _ = DeduplicateIds().preprocess(nb, {})
+    nb, _ = CheckCellMetadata().preprocess(nb, {})
+    assert _ids(nb) == ["m_resp", None, None, "m_prueba", None]
+
+
+def test_quitar_copias_sin_libro_de_notas_se_queda_con_la_primera():
+    nb = new_notebook()
+    nb.cells = [_celda_prueba("a"), _celda_prueba("b"), _celda("code", "x", "o")]
+    nb, _ = preprocesadores.QuitarCopias().preprocess(nb, {})
+    assert _ids(nb) == ["m_prueba", None, None]
+
+
+def _salidas_enormes(nb, mb: float):
+    texto = "x" * int(mb * 2**20)
+    celdas = []
+    # Prueba que falla con una traza enorme, prueba con nota parcial e imagen enorme,
+    # prueba correcta que imprime mucho y celdas normales con mucha salida.
+    falla = _celda_prueba()
+    falla.outputs = [
+        new_output("stream", name="stdout", text=texto),
+        new_output("error", ename="ValueError", evalue=texto, traceback=[texto] * 3 + ["fin"]),
+    ]
+    parcial = _celda_prueba()
+    parcial.outputs = [
+        new_output("display_data", data={"image/png": texto}),
+        new_output("execute_result", data={"text/plain": "0.5", "text/html": texto}),
+    ]
+    bien = _celda_prueba()
+    bien.outputs = [new_output("stream", name="stdout", text=texto)]
+    celdas = [falla, parcial, bien]
+    for i in range(5):
+        normal = _celda("code", "print(x)", f"n{i}")
+        normal.outputs = [new_output("stream", name="stdout", text=texto)]
+        celdas.append(normal)
+    nb.cells = celdas
+    return nb
+
+
+def test_limitar_salidas_recorta_sin_cambiar_la_nota():
+    nb = _salidas_enormes(new_notebook(), 1)
+    antes = [determine_grade(c) for c in nb.cells[:3]]
+    assert antes == [(0, 2.0), (0.5, 2.0), (2.0, 2.0)]
+    recortador = preprocesadores.LimitarSalidas(max_mb=2)
+    nb, _ = recortador.preprocess(nb, {})
+    assert len(json.dumps([c.outputs for c in nb.cells])) <= 2 * 2**20
+    assert [determine_grade(c) for c in nb.cells[:3]] == antes
+    error = nb.cells[0].outputs[1]
+    assert error.output_type == "error" and error.ename == "ValueError"
+    assert "salida recortada" in nb.cells[3].outputs[0].text
+    mensaje = preprocesadores.incidencias(nb)[0]["mensaje"]
+    assert mensaje.startswith("salida recortada: las salidas del cuaderno ocupaban")
+    # Por debajo del máximo no se toca nada.
+    nb = _salidas_enormes(new_notebook(), 0.1)
+    copia = json.dumps(nb)
+    nb, _ = recortador.preprocess(nb, {})
+    assert json.dumps(nb) == copia
+
+
+def test_limitar_salidas_con_miles_de_salidas_pequenas():
+    nb = new_notebook()
+    prueba = _celda_prueba()
+    prueba.outputs = [new_output("stream", name="stdout", text="y" * 900) for _ in range(3000)]
+    prueba.outputs.append(new_output("execute_result", data={"text/plain": "1.5"}))
+    nb.cells = [prueba]
+    nb, _ = preprocesadores.LimitarSalidas(max_mb=1).preprocess(nb, {})
+    assert len(json.dumps(nb.cells[0].outputs)) <= 2**20
+    assert determine_grade(nb.cells[0]) == (1.5, 2.0)
+    assert "3000 salidas omitidas" in nb.cells[0].outputs[0].text
+
+
+def test_mostrar_incidencias_en_la_retroalimentacion():
+    nb = new_notebook(cells=[_celda("markdown", "# Título", "t")])
+    preprocesadores.anotar(nb, "salida", "salida recortada: m01_doble_prueba *grande*")
+    preprocesadores.anotar(nb, "salida", "salida recortada: m01_doble_prueba *grande*")
+    nb, recursos = preprocesadores.MostrarIncidencias().preprocess(nb, {})
+    assert recursos["incidencias"] == ["salida recortada: m01_doble_prueba *grande*"]
+    primera = nb.cells[0]
+    assert primera.cell_type == "markdown" and "Incidencias al calificar" in primera.source
+    assert "m01\\_doble\\_prueba \\*grande\\*" in primera.source
+    nbformat.validate(nb)
+    vacio = new_notebook(cells=[_celda("markdown", "# Título", "t")])
+    vacio, recursos = preprocesadores.MostrarIncidencias().preprocess(vacio, {})
+    assert len(vacio.cells) == 1 and recursos["incidencias"] == []
 
 
 def test_limpiar_retroalimentacion_quita_lo_oculto():
@@ -293,15 +431,12 @@ def test_limpiar_retroalimentacion_quita_lo_oculto():
     respuesta.metadata["nbgrader"]["comment"] = "No response."
     nb.cells = [prueba, otra, respuesta]
     nb.metadata[preprocesadores.CLAVE_METADATOS] = {"incidencias": []}
-    nb, _ = preprocesadores.LimpiarRetroalimentacion().preprocess(nb, {})
+    nb, _ = retroalimentacion.LimpiarRetroalimentacion().preprocess(nb, {})
     texto = json.dumps(nb)
     assert "_secreto" not in texto and "99.125" not in texto and "17.5" not in texto
     assert "visible(1)" in prueba.source and "final()" in prueba.source
     assert "pruebas ocultas" in prueba.source
-    assert prueba.outputs[1].traceback == ["AssertionError: valores distintos"]
-    assert "✔ ¡Correcto!" in prueba.outputs[0].text
-    assert otra.outputs[0].text == "x\n"
-    assert otra.outputs[1].text == "1\n… (salida recortada) …\n"
+    # (Las demás reglas de la retroalimentación se prueban con autograder/retroalimentacion.py.)
     assert respuesta.metadata["nbgrader"]["comment"] == "Sin respuesta."
     assert preprocesadores.CLAVE_METADATOS not in nb.metadata
 
@@ -548,6 +683,7 @@ def test_ordenes_registradas_con_ayuda_en_espanol(capsys):
                 "--memoria-mb",
                 "--sin-aislamiento",
                 "--modulo",
+                "--recalificar",
             ],
         ),
     ):
@@ -598,28 +734,39 @@ def test_tabla_del_resumen():
 # --- Trabajadores ----------------------------------------------------------------------------
 
 
-def calificar_o_morir(tarea, ctx, manual):
-    """Sustituto de ``calificar_tarea``: el proceso de «bob» muere de golpe."""
-    import os
-
-    if tarea.alumno == "bob":
-        os._exit(7)
+def _resultado_de(tarea):
     resultado = calificacion.Resultado(alumno=tarea.alumno, modulo=tarea.modulo)
     resultado.notas["c"] = {"c_prueba": {"auto_score": 1.0, "needs_manual_grade": False}}
     return resultado
 
 
-@pytest.mark.lento
-def test_un_trabajador_muerto_no_detiene_el_lote(tmp_path):
+def calificar_o_morir(tarea, ctx, manual):
+    """Sustituto de ``calificar_tarea``: el proceso de «bob» muere de golpe."""
+    if tarea.alumno == "bob":
+        os._exit(7)
+    return _resultado_de(tarea)
+
+
+def calificar_o_ser_matado(tarea, ctx, manual):
+    """Sustituto de ``calificar_tarea``: el sistema mata (SIGKILL) el proceso que califica a
+    «bob» la primera vez (al repetirse, se califica) y, si se pide, siempre el de «dani»."""
+    marca = Path(ctx.temporal) / f"matado-{tarea.alumno}"
+    siempre = tarea.alumno == "dani" and (Path(ctx.temporal) / "matar-a-dani").exists()
+    if siempre or (tarea.alumno == "bob" and not marca.exists()):
+        marca.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _resultado_de(tarea)
+
+
+def _libro_y_contexto(tmp_path):
     from nbgrader.api import Gradebook
 
+    tmp_path.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{tmp_path / 'notas.db'}"
     with sin_avisos_sqlalchemy(), Gradebook(url) as gb:
         gb.add_assignment("m")
         gb.add_notebook("c", "m")
         gb.add_grade_cell("c_prueba", "c", "m", max_score=1, cell_type="code")
-    alumnos = ["ana", "bob", "carla", "dani"]
-    tareas = [entregas.Tarea(alumno=a, modulo="m", origen=a) for a in alumnos]
     ctx = calificacion._Contexto(
         raiz=str(tmp_path),
         plantilla="",
@@ -633,6 +780,14 @@ def test_un_trabajador_muerto_no_detiene_el_lote(tmp_path):
         cuadernos={"m": ["c"]},
         orden={},
     )
+    return url, ctx
+
+
+def _lote_falso(tmp_path, funcion, alumnos=("ana", "bob", "carla", "dani"), matar_a_dani=False):
+    url, ctx = _libro_y_contexto(tmp_path)
+    if matar_a_dani:
+        (tmp_path / "matar-a-dani").touch()
+    tareas = [entregas.Tarea(alumno=a, modulo="m", origen=a) for a in alumnos]
     grupo = calificacion._Trabajadores(2)
     try:
         with sin_avisos_sqlalchemy():
@@ -644,18 +799,91 @@ def test_un_trabajador_muerto_no_detiene_el_lote(tmp_path):
                 url,
                 {"m": {"c": [("c_prueba", 1.0)]}},
                 progreso=False,
-                funcion=calificar_o_morir,
+                funcion=funcion,
             )
     finally:
         grupo.cerrar()
-    assert set(resultados) == {(a, "m") for a in alumnos}
+    return url, resultados
+
+
+def _notas_del_libro(url, alumnos=("ana", "bob", "carla", "dani")):
+    from nbgrader.api import Gradebook
+
+    with sin_avisos_sqlalchemy(), Gradebook(url) as gb:
+        assert sorted(s.id for s in gb.students) == sorted(alumnos)  # sin duplicados
+        return {a: gb.find_submission("m", a).score for a in alumnos}
+
+
+@pytest.mark.lento
+def test_un_trabajador_muerto_no_detiene_el_lote(tmp_path):
+    url, resultados = _lote_falso(tmp_path, calificar_o_morir)
+    assert set(resultados) == {(a, "m") for a in ("ana", "bob", "carla", "dani")}
     assert resultados[("bob", "m")].errores == {
         "c": "el proceso de calificación terminó de forma inesperada (código 7)"
     }
+    assert _notas_del_libro(url) == {"ana": 1.0, "bob": 0.0, "carla": 1.0, "dani": 1.0}
+
+
+@pytest.mark.lento
+def test_sigkill_a_un_trabajador_se_repite_una_vez(tmp_path):
+    # «bob» se califica al repetirse en su propio proceso.
+    url, resultados = _lote_falso(tmp_path / "una_vez", calificar_o_ser_matado)
+    assert all(r.errores == {} for r in resultados.values())
+    assert (tmp_path / "una_vez" / "matado-bob").exists()
+    assert _notas_del_libro(url) == {"ana": 1.0, "bob": 1.0, "carla": 1.0, "dani": 1.0}
+    # «dani» muere también al repetirse: solo ella pierde la nota.
+    url, resultados = _lote_falso(tmp_path / "siempre", calificar_o_ser_matado, matar_a_dani=True)
+    assert resultados[("dani", "m")].errores == {
+        "c": "el proceso de calificación terminó de forma inesperada (señal SIGKILL)"
+    }
+    assert _notas_del_libro(url) == {"ana": 1.0, "bob": 1.0, "carla": 1.0, "dani": 0.0}
+
+
+def test_interrumpir_deja_el_libro_de_notas_coherente(tmp_path, monkeypatch):
+    """Un Ctrl+C a mitad de volcar una tarea no deja esa entrega a medias en el libro."""
+    url, ctx = _libro_y_contexto(tmp_path)
+    volcar = calificacion._volcar
+    llamadas = []
+
+    def volcar_e_interrumpir(gb, resultado, celdas):
+        llamadas.append(resultado.alumno)
+        if len(llamadas) == 3:  # a mitad de la tercera, tras crear alumno y entrega
+
+            def interrumpir(*args, **kwargs):
+                raise KeyboardInterrupt
+
+            monkeypatch.setattr(gb, "find_grade", interrumpir)
+        return volcar(gb, resultado, celdas)
+
+    monkeypatch.setattr(calificacion, "_volcar", volcar_e_interrumpir)
+    grupo = calificacion._Trabajadores(1)
+    alumnos = ["ana", "bob", "carla", "dani"]
+    tareas = [entregas.Tarea(alumno=a, modulo="m", origen=a) for a in alumnos]
+    resultados = {}
+    with pytest.raises(KeyboardInterrupt), sin_avisos_sqlalchemy():
+        try:
+            calificacion._ejecutar(
+                grupo,
+                tareas,
+                ctx,
+                {(a, "m"): None for a in alumnos},
+                url,
+                {"m": {"c": [("c_prueba", 1.0)]}},
+                progreso=False,
+                funcion=calificar_o_morir,
+                resultados=resultados,
+            )
+        finally:
+            grupo.detener()
+            grupo.cerrar()
+    guardados = llamadas[:2]
+    assert sorted(resultados) == sorted((a, "m") for a in guardados)
+    from nbgrader.api import Gradebook
+
     with sin_avisos_sqlalchemy(), Gradebook(url) as gb:
-        assert {a: gb.find_submission("m", a).score for a in alumnos} == {
-            "ana": 1.0,
-            "bob": 0.0,
-            "carla": 1.0,
-            "dani": 1.0,
-        }
+        assert sorted(s.id for s in gb.students) == sorted(guardados)
+        assert len(gb.assignment_submissions("m")) == 2
+        for alumno in guardados:
+            entrega = gb.find_submission("m", alumno)
+            assert entrega.score == (0.0 if alumno == "bob" else 1.0)
+            assert all(g.auto_score is not None for n in entrega.notebooks for g in n.grades)

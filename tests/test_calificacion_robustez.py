@@ -8,8 +8,10 @@ mismo que en paralelo; ``--db`` funciona con otro SQLite y con PostgreSQL.
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -37,10 +39,17 @@ from autograder.calificacion import Opciones, calificar
 pytestmark = pytest.mark.lento
 
 TIEMPO_CELDA = 20
+MAX_SALIDA_MB = 1
 
 
 def _con(respuestas: dict, **cambios) -> dict:
     return {**respuestas, **cambios}
+
+
+def _sin_avisos_de_copia(estado: str) -> str:
+    """El estado sin los indicios de copia (aquí muchas entregas son idénticas a propósito)."""
+    partes = [p for p in estado.split("; ") if not p.startswith("respuestas idénticas")]
+    return "; ".join(partes) or "calificado"
 
 
 def construir_lote(raiz: Path, carpeta: Path) -> dict[str, tuple[float, str]]:
@@ -188,6 +197,66 @@ def construir_lote(raiz: Path, carpeta: Path) -> dict[str, tuple[float, str]]:
     # Otro módulo, con un nombre de archivo que no dice nada: se reconoce por los grade_id.
     nbformat.write(cuaderno_alumno(raiz, "02_extra", RESPUESTAS), carpeta / "extra.ipynb")
     esperado["extra"] = (1, "calificado")
+
+    # Celdas copiadas y pegadas (Jupyter copia los metadatos de nbgrader): la prueba 1, dos
+    # veces (la primera copia modificada), y la respuesta 2 con una versión vieja detrás.
+    nb = cuaderno_alumno(raiz, "01_juguete", RESPUESTAS)
+    prueba = celda_de(nb, "m01_doble_prueba")
+    copia = copy.deepcopy(prueba)
+    copia.id = "copia-prueba"
+    copia.source = "print('mi prueba')"
+    nb.cells.insert(nb.cells.index(prueba), copia)
+    respuesta = copy.deepcopy(celda_de(nb, "m01_norma"))
+    respuesta.id = "copia-respuesta"
+    respuesta.source = "def norma_vieja(v):\n    return 0"
+    nb.cells.insert(nb.cells.index(celda_de(nb, "m01_norma_prueba")), respuesta)
+    escribir("copiada", nb, 5, "copiada y pegada")
+
+    # Guardado en Colab con metadatos de widgets sin «state» (nbconvert falla con KeyError) y
+    # una salida de widget sin modelo: nota y retroalimentación.
+    nb = cuaderno_alumno(raiz, "01_juguete", RESPUESTAS)
+    nb.metadata["widgets"] = {
+        "application/vnd.jupyter.widget-state+json": {"version_major": 2, "version_minor": 0}
+    }
+    nb.cells.insert(
+        1,
+        new_code_cell(
+            "from IPython.display import display\n"
+            "display({'application/vnd.jupyter.widget-view+json': {'version_major': 2}}, "
+            "raw=True)"
+        ),
+    )
+    escribir("widgets", nb, 5)
+
+    # Mucha salida (el máximo del lote es MAX_SALIDA_MB): se recorta sin cambiar la nota.
+    nb = cuaderno_alumno(raiz, "01_juguete", RESPUESTAS)
+    for i in range(3):
+        nb.cells.insert(2 + i, new_code_cell(f"print('{i}' * 600_000)"))
+    escribir("salida_enorme", nb, 5, "salida recortada")
+
+    # Lo que el código del alumno escribe en stderr durante una prueba no resta.
+    depura = (
+        "import sys\n\ndef doble(x):\n    print('depurando doble', file=sys.stderr)\n"
+        "    return 2 * x"
+    )
+    escribir("stderr", cuaderno_alumno(raiz, "01_juguete", _con(RESPUESTAS, m01_doble=depura)), 5)
+
+    # Un cuaderno en el formato 3 de nbformat se convierte.
+    v3 = nbformat.convert(cuaderno_alumno(raiz, "01_juguete", RESPUESTAS), 3)
+    (carpeta / "formato3_01_juguete.ipynb").write_text(nbformat.writes(v3, version=3))
+    esperado["formato3"] = (5, "calificado")
+
+    # Un nombre de archivo que no es UTF-8 no impide los informes.
+    nbformat.write(
+        cuaderno_alumno(raiz, "01_juguete", RESPUESTAS),
+        carpeta / os.fsdecode(b"Jos\xe9_01_juguete.ipynb"),
+    )
+    esperado["jos_xe9"] = (5, "calificado")
+
+    # Un enlace a la solución del instructor nunca se califica.
+    (carpeta / "enlace_01_juguete.ipynb").symlink_to(
+        raiz / "solutions" / "01_juguete" / "01_juguete.ipynb"
+    )
     return esperado
 
 
@@ -202,7 +271,11 @@ def lote(tmp_path_factory):
         base / "entregas",
         raiz,
         Opciones(
-            trabajo=trabajo, tiempo_celda=TIEMPO_CELDA, aislar=hay_aislamiento(), progreso=False
+            trabajo=trabajo,
+            tiempo_celda=TIEMPO_CELDA,
+            aislar=hay_aislamiento(),
+            progreso=False,
+            max_salida_mb=MAX_SALIDA_MB,
         ),
     )
     print(f"\nlote de {len(esperado)} entregas: {time.monotonic() - inicio:.1f} s")
@@ -215,11 +288,20 @@ def test_notas_y_estados_exactos(lote):
     assert set(obtenido) == set(esperado)
     for alumno, (puntos, estado) in esperado.items():
         fila = obtenido[alumno]
-        assert (fila.puntos, estado in fila.estado) == (puntos, True), (alumno, fila)
+        assert (fila.puntos, estado in _sin_avisos_de_copia(fila.estado)) == (puntos, True), (
+            alumno,
+            fila,
+        )
         assert fila.maximo == MAXIMOS[fila.modulo]
     # Los casos limpios no acumulan incidencias espurias.
-    for alumno in ("correcto", "en_blanco", "mitad", "oculto", "nan", "avisos", "nucleo_r"):
-        assert obtenido[alumno].estado == "calificado", obtenido[alumno]
+    limpios = ["correcto", "en_blanco", "mitad", "oculto", "nan", "avisos", "nucleo_r"]
+    for alumno in [*limpios, "widgets", "stderr", "formato3", "jos_xe9"]:
+        assert _sin_avisos_de_copia(obtenido[alumno].estado) == "calificado", obtenido[alumno]
+    # El enlace a la solución se ignora y se avisa.
+    assert "se ignora enlace_01_juguete.ipynb: es un enlace simbólico (nunca se siguen)" in (
+        informe.avisos
+    )
+    assert obtenido["jos_xe9"].archivos.startswith("01_juguete: Jos\\xe9_01_juguete.ipynb (")
 
 
 def test_csv_y_libro_de_notas_coinciden(lote):
@@ -245,8 +327,10 @@ def test_csv_y_libro_de_notas_coinciden(lote):
             assert entrega.score == puntos and not entrega.needs_manual_grade, alumno
     assert informe.db_url == f"sqlite:///{trabajo / 'gradebook.db'}"
     with informe.resumen_csv.open(encoding="utf-8") as archivo:
-        cabecera = next(csv.reader(archivo))
-    assert cabecera == ["alumno", "módulo", "puntos", "máximo", "estado", "segundos"]
+        lineas = list(csv.reader(archivo))
+    assert lineas[0] == ["alumno", "módulo", "puntos", "máximo", "estado", "segundos", "archivos"]
+    assert len(lineas) == len(esperado) + 1
+    assert filas["jos_xe9"]["origen"] == "Jos\\xe9_01_juguete.ipynb"
 
 
 def test_retroalimentacion_sin_pruebas_ocultas(lote):
@@ -268,6 +352,15 @@ def test_retroalimentacion_sin_pruebas_ocultas(lote):
     assert "Cell In[" not in oculto and "----&gt;" not in oculto
     roto = (trabajo / "retroalimentacion/json_corrupto/01_juguete/01_juguete.html").read_text()
     assert "JSON corrupto" in roto
+    # Retroalimentación completa también con widgets rotos y con la salida recortada; las
+    # incidencias se le cuentan al alumno.
+    for alumno in ("widgets", "salida_enorme", "copiada"):
+        texto = (trabajo / f"retroalimentacion/{alumno}/01_juguete/01_juguete.html").read_text()
+        assert "5 / 5" in texto or "5.0 / 5.0" in texto, alumno
+    copiada = (trabajo / "retroalimentacion/copiada/01_juguete/01_juguete.html").read_text()
+    assert "Incidencias al calificar" in copiada and "copiada y pegada" in copiada
+    calificado = trabajo / "calificados/salida_enorme/01_juguete/01_juguete.ipynb"
+    assert calificado.stat().st_size < 2 * MAX_SALIDA_MB * 2**20
 
 
 def test_copias_en_formato_nbgrader(lote):
@@ -299,10 +392,8 @@ def test_serie_igual_que_en_paralelo(lote):
             progreso=False,
         ),
     )
-    paralelo = {f.alumno: (f.puntos, f.estado) for f in informe.filas}
-    assert {f.alumno: (f.puntos, f.estado) for f in serie.filas} == {
-        a: paralelo[a] for a in alumnos
-    }
+    paralelo = _filas(informe)
+    assert _filas(serie) == {a: paralelo[a] for a in alumnos}
     # --db con otro archivo SQLite: el libro de notas por defecto no se crea.
     assert (base / "serie.db").is_file()
     assert not (base / "trabajo_serie" / "gradebook.db").exists()
@@ -333,6 +424,84 @@ def test_recalificar_conserva_notas_manuales(lote):
         assert (nota.auto_score, nota.manual_score, nota.needs_manual_grade) == (0.0, 1.5, True)
     pagina = base / "trabajo_manual/retroalimentacion/mitad/01_juguete/01_juguete.html"
     assert "Puntuación: 3.5 / 5.0" in pagina.read_text()
+
+
+def _filas(informe) -> dict:
+    return {f.alumno: (f.puntos, _sin_avisos_de_copia(f.estado)) for f in informe.filas}
+
+
+def test_continuar_sin_repetir_lo_calificado(lote, tmp_path):
+    """Repetir la orden (p. ej. tras un Ctrl+C) conserva lo calificado y sigue con lo que
+    falta; una entrega que cambia se califica de nuevo, y con ``recalificar``, todas."""
+    from nbgrader.api import Gradebook
+
+    raiz, base, _, _, _ = lote
+    carpeta = tmp_path / "entregas"
+    carpeta.mkdir()
+    for alumno in ("correcto", "mitad"):
+        shutil.copy(base / "entregas" / f"{alumno}_01_juguete.ipynb", carpeta)
+    opciones = Opciones(
+        trabajo=tmp_path / "t",
+        tiempo_celda=TIEMPO_CELDA,
+        aislar=hay_aislamiento(),
+        progreso=False,
+    )
+    primero = calificar(carpeta, raiz, opciones)
+    copias = {
+        a: tmp_path / "t" / "calificados" / a / "01_juguete" / "01_juguete.ipynb"
+        for a in ("correcto", "mitad")
+    }
+    fechas = {a: c.stat().st_mtime_ns for a, c in copias.items()}
+    shutil.copy(base / "entregas" / "oculto_01_juguete.ipynb", carpeta)
+    segundo = calificar(carpeta, raiz, opciones)
+    assert _filas(segundo) == {**_filas(primero), "oculto": (3, "calificado")}
+    assert {a: c.stat().st_mtime_ns for a, c in copias.items()} == fechas  # sin repetir
+    assert any(a.startswith("2 entrega(s) ya calificada(s)") for a in segundo.avisos)
+    with Gradebook(segundo.db_url) as gb:
+        assert sorted(s.id for s in gb.students) == ["correcto", "mitad", "oculto"]
+    # «mitad» entrega otra versión: solo se califica esa.
+    shutil.copy(base / "entregas" / "correcto_01_juguete.ipynb", carpeta / "mitad_01_juguete.ipynb")
+    tercero = calificar(carpeta, raiz, opciones)
+    assert _filas(tercero)["mitad"] == (5, "calificado")
+    assert copias["correcto"].stat().st_mtime_ns == fechas["correcto"]
+    assert copias["mitad"].stat().st_mtime_ns != fechas["mitad"]
+    opciones.recalificar = True
+    cuarto = calificar(carpeta, raiz, opciones)
+    assert _filas(cuarto) == _filas(tercero)
+    assert copias["correcto"].stat().st_mtime_ns != fechas["correcto"]
+    assert not any("ya calificada" in a for a in cuarto.avisos)
+
+
+def test_sin_retroalimentacion_queda_una_pagina_con_la_nota(lote, tmp_path, monkeypatch):
+    """Si la retroalimentación no se puede generar, el alumno recibe una página en español con
+    su nota y el estado lo dice (los trabajadores se crean con fork para heredar el fallo)."""
+    from autograder import calificacion
+
+    raiz, base, _, _, _ = lote
+    monkeypatch.setattr(
+        calificacion, "_contexto_multiproceso", lambda: multiprocessing.get_context("fork")
+    )
+    monkeypatch.setattr(calificacion, "_generar_retro", lambda cfg, logger, cuaderno: None)
+    carpeta = tmp_path / "entregas"
+    carpeta.mkdir()
+    shutil.copy(base / "entregas" / "correcto_01_juguete.ipynb", carpeta)
+    informe = calificar(
+        carpeta,
+        raiz,
+        Opciones(
+            trabajadores=1,
+            trabajo=tmp_path / "t",
+            tiempo_celda=TIEMPO_CELDA,
+            aislar=hay_aislamiento(),
+            progreso=False,
+        ),
+    )
+    [fila] = informe.filas
+    assert fila.puntos == 5
+    assert "no se pudo generar la retroalimentación de 01_juguete.ipynb" in fila.estado
+    pagina = tmp_path / "t/retroalimentacion/correcto/01_juguete/01_juguete.html"
+    texto = pagina.read_text(encoding="utf-8")
+    assert "no se pudo generar la retroalimentación" in texto and "Puntuación: 5 / 5" in texto
 
 
 def test_orden_calificar_falla_cerrada_sin_bubblewrap(lote, tmp_path, monkeypatch, capsys):
