@@ -7,6 +7,7 @@ que imprime las entradas ocultas desde su función.
 
 from __future__ import annotations
 
+import doctest
 import re
 from pathlib import Path
 
@@ -106,6 +107,11 @@ def _texto(celda) -> str:
         s.get("text", "") + s.get("evalue", "") + "".join(s.get("traceback", []))
         for s in celda.outputs
     )
+
+
+def test_doctests():
+    resultado = doctest.testmod(retro)
+    assert resultado.attempted > 0 and resultado.failed == 0
 
 
 # --- Mensajes de las comprobaciones ---------------------------------------------------------
@@ -445,13 +451,19 @@ def test_retroalimentacion_real_con_un_alumno_que_espia(tmp_path):
         "    return torch.sqrt((v ** 2).sum())",
     }
     nbformat.write(cuaderno_alumno(raiz, "01_juguete", espia), entregas / "espia_01_juguete.ipynb")
+    bucle = {**RESPUESTAS, "m01_norma": "def norma(v):\n    while True:\n        pass"}
+    nbformat.write(cuaderno_alumno(raiz, "01_juguete", bucle), entregas / "bucle_01_juguete.ipynb")
     trabajo = tmp_path / "trabajo"
     informe = calificar(
         entregas,
         raiz,
-        Opciones(trabajo=trabajo, tiempo_celda=30, aislar=hay_aislamiento(), progreso=False),
+        Opciones(trabajo=trabajo, tiempo_celda=15, aislar=hay_aislamiento(), progreso=False),
     )
-    assert [f.alumno for f in informe.filas] == ["espia"]
+    assert [f.alumno for f in informe.filas] == ["bucle", "espia"]
+    # Tiempo agotado: el límite de esta calificación y la sugerencia del bucle infinito.
+    pagina = (trabajo / "retroalimentacion/bucle/01_juguete/01_juguete.html").read_text()
+    assert "superó el tiempo máximo de ejecución (15 s)" in pagina and "bucle" in pagina
+    assert "infinito" in pagina
     pagina = (trabajo / "retroalimentacion/espia/01_juguete/01_juguete.html").read_text()
     sin_codigo = re.sub(r'<div class="highlight.*?</div>', "", pagina, flags=re.S)
     for oculto in [*OCULTOS, "-6.25", "12.0", "secreto", "ENTRADA"]:
