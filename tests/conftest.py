@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 import stat
 import tempfile
@@ -158,7 +159,7 @@ def pytest_runtest_teardown(item):
 def _crear_canarios(config) -> list[dict]:
     """Crea los canarios; devuelve su descripción (ruta, tipo y lo que debe seguir igual)."""
     base = config._tmp_path_factory.getbasetemp()
-    carpeta = Path(tempfile.mkdtemp(prefix="curso-canarios-", dir=base.parent))
+    carpeta = Path(tempfile.mkdtemp(prefix=f"curso-canarios-{os.getpid()}-", dir=base.parent))
     objetivo = carpeta / "objetivo.txt"
     objetivo.write_text("canario\n", encoding="utf-8")
     subcarpeta = carpeta / "subcarpeta"
@@ -216,6 +217,80 @@ def _borrar_canarios(canarios: list[dict]) -> None:
             pass
 
 
+_NOMBRE_CANARIO = re.compile(
+    r"^curso-canario-(?P<pid>\d+)-(?P<sufijo>[\w-]{8})-(enlace-archivo|enlace-carpeta|enlace-roto|fifo)$"
+)
+
+
+def _vivo(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _borrar_canarios_huerfanos(config) -> None:
+    """Borra los canarios de sesiones que murieron sin limpiar (p. ej. por ``timeout``): solo
+    los que siguen el nombre y el tipo exactos de los canarios y cuyo proceso ya no existe."""
+    junto = config._tmp_path_factory.getbasetemp().parent
+    for entrada in Path(tempfile.gettempdir()).iterdir():
+        nombre = _NOMBRE_CANARIO.match(entrada.name)
+        if nombre is None or _vivo(int(nombre["pid"])):
+            continue
+        carpeta = junto / f"curso-canarios-{nombre['pid']}-{nombre['sufijo']}"
+        try:
+            info = os.lstat(entrada)
+            if stat.S_ISFIFO(info.st_mode) or (
+                stat.S_ISLNK(info.st_mode)
+                and Path(os.readlink(entrada)).parent in (carpeta, carpeta / "subcarpeta")
+            ):
+                entrada.unlink()
+        except OSError:
+            pass
+    for carpeta in junto.glob("curso-canarios-*"):
+        nombre = re.fullmatch(r"curso-canarios-(\d+)-[\w-]{8}", carpeta.name)
+        if nombre is None or _vivo(int(nombre[1])) or carpeta.is_symlink():
+            continue
+        if not carpeta.is_dir():
+            continue
+        canarios = [
+            {
+                "ruta": carpeta / "canario-enlace-archivo",
+                "tipo": "enlace",
+                "destino": str(carpeta / "objetivo.txt"),
+            },
+            {
+                "ruta": carpeta / "canario-enlace-carpeta",
+                "tipo": "enlace",
+                "destino": str(carpeta / "subcarpeta"),
+            },
+            {
+                "ruta": carpeta / "canario-enlace-roto",
+                "tipo": "enlace",
+                "destino": str(carpeta / "no-existe"),
+            },
+            {"ruta": carpeta / "canario-fifo", "tipo": "fifo"},
+            {"ruta": carpeta / "objetivo.txt", "tipo": "archivo"},
+            {"ruta": carpeta / "subcarpeta" / "dentro.txt", "tipo": "archivo"},
+            {"ruta": carpeta / "subcarpeta", "tipo": "carpeta"},
+            {"ruta": carpeta, "tipo": "carpeta"},
+        ]
+        for canario in canarios:
+            try:
+                modo = os.lstat(canario["ruta"]).st_mode
+                if canario["tipo"] == "carpeta" and stat.S_ISDIR(modo):
+                    canario["ruta"].rmdir()  # solo si está vacía
+                elif canario["tipo"] == "fifo" and stat.S_ISFIFO(modo):
+                    canario["ruta"].unlink()
+                elif canario["tipo"] != "carpeta" and _intacto(canario):
+                    canario["ruta"].unlink()
+            except OSError:
+                pass
+
+
 _CANARIOS = pytest.StashKey[list]()
 
 
@@ -224,6 +299,7 @@ def pytest_configure(config):
 
 
 def pytest_sessionstart(session):
+    _borrar_canarios_huerfanos(session.config)
     session.config.stash[_CANARIOS] = _crear_canarios(session.config)
 
 

@@ -122,3 +122,38 @@ def test_canarios_presentes(canarios, tmp_path_factory):
     carpetas = {c.parent for c in canarios}
     assert Path(tempfile.gettempdir()) in carpetas
     assert any(c.parent == tmp_path_factory.getbasetemp().parent for c in carpetas)
+
+
+def test_borra_los_canarios_de_sesiones_muertas_y_nada_mas(pytester):
+    import subprocess
+    import sys
+
+    proceso = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pid = int(proceso.stdout)  # ya terminó
+    carpeta = pytester.path / f"curso-canarios-{pid}-abcdefgh"
+    (carpeta / "subcarpeta").mkdir(parents=True)
+    (carpeta / "objetivo.txt").write_text("canario\n")
+    (carpeta / "subcarpeta" / "dentro.txt").write_text("canario\n")
+    (carpeta / "ajeno.txt").write_text("no es un canario")
+    temporal = Path(tempfile.gettempdir())
+    enlace = temporal / f"curso-canario-{pid}-abcdefgh-enlace-archivo"
+    enlace.symlink_to(carpeta / "objetivo.txt")
+    ajeno = temporal / f"curso-canario-{pid}-abcdefgh-ajeno"
+    ajeno.symlink_to(carpeta / "objetivo.txt")
+    try:
+        resultado = _sesion(pytester, "def test_nada():\n    pass\n")
+        resultado.assert_outcomes(passed=1)
+        assert resultado.ret == 0
+        assert not os.path.lexists(enlace)
+        assert not (carpeta / "objetivo.txt").exists() and not (carpeta / "subcarpeta").exists()
+        assert (carpeta / "ajeno.txt").read_text() == "no es un canario"
+        assert ajeno.is_symlink()
+    finally:
+        for ruta in (enlace, ajeno):
+            if ruta.is_symlink():
+                ruta.unlink()
