@@ -41,6 +41,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -69,10 +70,12 @@ from autograder.configuracion import (
     sin_avisos_sqlalchemy,
     texto_visible,
 )
+from autograder.copias import incidencias_de_copia
 from autograder.entregas import Tarea, leer_definiciones, recoger
 from autograder.generacion import generar_tareas
 from autograder.informe_clase import escribir_informe
 from autograder.preprocesadores import incidencias
+from course_utils.variantes import clave_de_alumno
 
 SIN_MODULO = "?"
 MAX_ARCHIVO_MB = 50  # archivos creados por el alumno que se copian al directorio de trabajo
@@ -108,6 +111,7 @@ class Opciones:
     max_salida_mb: float | None = None  # None: LimitarSalidas.max_mb de la configuración
     tiempo_cuaderno: int | None = None  # None: el límite de CPU (10 × tiempo por celda, ≥ 600 s)
     sin_limites: bool = False  # calificar aunque no se pueda limitar cada entrega entera
+    secreto: str | None = None  # None: CURSO_SECRETO o <trabajo>/secreto.txt (se crea)
 
 
 @dataclass
@@ -127,6 +131,7 @@ class _Contexto:
     orden: dict[str, dict[str, list[str]]]  # módulo -> cuaderno -> grade_id en orden
     max_salida_mb: float | None = None
     tiempo_cuaderno: int = 0  # 0: cpu_segundos
+    secreto: str = ""  # secreto del curso para las variantes personales
 
 
 @dataclass
@@ -232,6 +237,9 @@ def _config_tarea(ctx: _Contexto, privada: Path, tarea: Tarea):
     cfg.GestorNucleoAislado.memoria_mb = ctx.memoria_mb
     cfg.GestorNucleoAislado.cpu_segundos = ctx.cpu_segundos
     cfg.GestorNucleoAislado.hilos = ctx.hilos
+    # Vigilancia de integridad y variantes personales con el identificador de nbgrader.
+    cfg.GestorNucleoAislado.vigilar = True
+    cfg.GestorNucleoAislado.clave_alumno = clave_de_alumno(ctx.secreto, tarea.alumno)
     if ctx.max_salida_mb is not None:
         cfg.LimitarSalidas.max_mb = ctx.max_salida_mb
     plantillas_nbgrader = (
@@ -907,6 +915,7 @@ def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
                 orden=orden_celdas,
                 max_salida_mb=opciones.max_salida_mb,
                 tiempo_cuaderno=opciones.tiempo_cuaderno or 0,
+                secreto=secreto_del_curso(opciones.secreto, trabajo),
             )
             # Primero las tareas con más código (reparto más equilibrado al final).
             coste = {m: _coste(raiz, m) for m in usados}
@@ -947,6 +956,7 @@ def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
                 fallo = error
         finally:
             grupo.cerrar()
+        _anotar_copias(validas, resultados)
         filas = _resumen(tareas, resultados, celdas, db_url, previas)
         notas_csv, resumen_csv = _escribir_csv(trabajo, tareas, filas, celdas, db_url)
         escribir_informe(trabajo, raiz)  # calificacion/informe.html (nunca lanza)
@@ -964,6 +974,35 @@ def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
         avisos=avisos,
         limites=limites,
     )
+
+
+def secreto_del_curso(secreto: str | None, trabajo: Path) -> str:
+    """Secreto de las variantes personales: el indicado, ``CURSO_SECRETO`` o el guardado en
+    ``<trabajo>/secreto.txt`` (se crea al azar la primera vez, solo legible por su dueño, y
+    se reutiliza para que las notas no cambien al volver a calificar)."""
+    secreto = secreto or os.environ.get("CURSO_SECRETO")
+    if secreto:
+        return secreto
+    archivo = trabajo / "secreto.txt"
+    if not archivo.is_file():
+        descriptor = os.open(archivo, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as salida:
+            salida.write(secrets.token_hex(32) + "\n")
+    return archivo.read_text(encoding="utf-8").strip()
+
+
+def _anotar_copias(tareas: list[Tarea], resultados: dict) -> None:
+    """Añade a cada resultado los indicios de copia (respuestas idénticas, identificador)."""
+    entregas = []
+    for tarea in tareas:
+        for ruta in tarea.cuadernos.values():
+            nb, _ = _leer_cuaderno(ruta)
+            if nb is not None:
+                entregas.append((tarea.alumno, tarea.modulo, nb))
+    for (alumno, modulo), avisos in incidencias_de_copia(entregas).items():
+        resultado = resultados.get((alumno, modulo))
+        if resultado is not None:
+            resultado.incidencias += [a for a in avisos if a not in resultado.incidencias]
 
 
 def _coste(raiz: Path, modulo: str) -> int:
