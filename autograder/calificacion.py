@@ -992,14 +992,22 @@ def secreto_del_curso(secreto: str | None, trabajo: Path) -> str:
 
 
 def _anotar_copias(tareas: list[Tarea], resultados: dict) -> None:
-    """Añade a cada resultado los indicios de copia (respuestas idénticas, identificador)."""
+    """Añade a cada resultado los indicios de copia (respuestas idénticas, identificador).
+    Nunca lanza: un cuaderno que no se pueda leer simplemente no cuenta."""
     entregas = []
     for tarea in tareas:
         for ruta in tarea.cuadernos.values():
-            nb, _ = _leer_cuaderno(ruta)
+            try:
+                nb, _ = _leer_cuaderno(ruta)
+            except Exception:
+                nb = None
             if nb is not None:
                 entregas.append((tarea.alumno, tarea.modulo, nb))
-    for (alumno, modulo), avisos in incidencias_de_copia(entregas).items():
+    try:
+        indicios = incidencias_de_copia(entregas)
+    except Exception:
+        return
+    for (alumno, modulo), avisos in indicios.items():
         resultado = resultados.get((alumno, modulo))
         if resultado is not None:
             resultado.incidencias += [a for a in avisos if a not in resultado.incidencias]
