@@ -29,6 +29,7 @@ Regla del ejercicio incumplida: no puedes usar `F.softmax` (has llamado a softma
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib
 import inspect
 import sys
@@ -237,6 +238,14 @@ _MENSAJE_INTROSPECCION = (
 )
 
 
+@functools.cache
+def _resuelta(ruta: str) -> tuple[Any, Any]:
+    """(objeto, su código de Python o None) de una ruta, resuelto una sola vez: una función
+    que el alumno sustituya después se sigue reconociendo por su código original."""
+    objeto = _resolver(ruta)
+    return objeto, (_codigo(objeto) if objeto is not None else None)
+
+
 def _resolver(ruta: str) -> Any:
     """Objeto de ``"módulo:atributo.sub"``, o None si el módulo no está instalado."""
     modulo, _, atributo = ruta.partition(":")
@@ -333,9 +342,9 @@ class _Vigilancia:
         self._registrar_rutas(_INTROSPECCION_SIEMPRE, "introspeccion")
         self.introspeccion: dict[int, tuple[str, Any]] = {}
         for ruta in _INTROSPECCION_DIRECTA:
-            objeto = _resolver(ruta)
+            objeto, codigo = _resuelta(ruta)
             if objeto is not None:
-                objeto = _codigo(objeto) or objeto
+                objeto = codigo or objeto
                 self.introspeccion[id(objeto)] = (ruta.replace(":", "."), objeto)
         for funcion in self.prohibir:
             codigo = _codigo(funcion)
@@ -344,11 +353,10 @@ class _Vigilancia:
 
     def _registrar_rutas(self, rutas: Iterable[str], clave: str) -> None:
         for ruta in rutas:
-            objeto = _resolver(ruta)
+            objeto, codigo = _resuelta(ruta)
             if objeto is None:
                 continue
             nombre = ruta.replace(":", ".")
-            codigo = _codigo(objeto)
             if codigo is not None:
                 self.codigos.setdefault(codigo, (clave, nombre))
             else:
@@ -486,7 +494,7 @@ def reglas_del_ejercicio(ejercicio: str) -> str:
     >>> print(reglas_del_ejercicio("m03_descenso_gradiente"))
     No puedes usar `torch.optim`. Debes usar `backward()`.
     >>> print(reglas_del_ejercicio("m06_entrenar"))
-    Puedes usar cualquier función.
+    Puedes usar cualquier función de PyTorch.
     """
     prohibidas, requeridas = regla_de(ejercicio).textos()
     partes = []
@@ -494,7 +502,7 @@ def reglas_del_ejercicio(ejercicio: str) -> str:
         partes.append("No puedes usar " + ", ".join(prohibidas) + ".")
     if requeridas:
         partes.append("Debes usar " + ", ".join(requeridas) + ".")
-    return " ".join(partes) or "Puedes usar cualquier función."
+    return " ".join(partes) or "Puedes usar cualquier función de PyTorch."
 
 
 def ejecutar_vigilado(
