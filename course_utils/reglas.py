@@ -9,7 +9,8 @@ una prueba comprueba que ambos coinciden. Las comprobaciones (``cu.comprobar_*``
 - vigila toda llamada a PyTorch con un ``TorchFunctionMode`` (también si la función se guardó
   antes en una variable: ``inv = torch.linalg.inv``) y, con ``sys.setprofile``, las funciones
   de NumPy, SciPy, scikit-learn y las ayudas del curso, además de la introspección que
-  permitiría leer las pruebas (``sys._getframe``, ``gc.get_objects``…) o apagar la vigilancia;
+  permitiría leer las pruebas (``sys._getframe``, ``gc.get_objects``…), apagar la vigilancia o
+  escapar de ella en otro hilo o proceso;
 - al terminar comprueba que se usaron las técnicas obligatorias (``backward()``,
   ``nn.Linear``…).
 
@@ -219,8 +220,6 @@ _INTROSPECCION_SIEMPRE = (
     "gc:get_objects",
     "gc:get_referrers",
     "gc:get_referents",
-    "_thread:start_new_thread",
-    "_thread:start_joinable_thread",
 )
 _INTROSPECCION_DIRECTA = (
     "sys:_getframe",
@@ -232,6 +231,9 @@ _INTROSPECCION_DIRECTA = (
     "torch.overrides:_push_mode",
 )
 _MODULOS_INTROSPECCION = ("ctypes", "inspect")
+# Hilos y procesos que lance el alumno escaparían de la vigilancia (las bibliotecas sí pueden:
+# la barra de progreso de tqdm o los DataLoader con varios procesos).
+_MODULOS_HILOS = ("threading", "_thread", "concurrent", "multiprocessing", "asyncio", "subprocess")
 _MENSAJE_INTROSPECCION = (
     "tu función no puede inspeccionar la pila, la memoria ni la vigilancia de las "
     "comprobaciones ({nombre})"
@@ -327,6 +329,7 @@ class _Vigilancia:
         self.codigos: dict[Any, tuple[str, str]] = {}  # código -> (clave, nombre)
         self.funciones_c: dict[int, tuple[str, str, Any]] = {}
         self.modulos_alumno = [(m, "introspeccion") for m in _MODULOS_INTROSPECCION]
+        self.modulos_alumno += [(m, "hilos") for m in _MODULOS_HILOS]
         for clave in self.regla.prohibidas:
             operacion = OPERACIONES[clave]
             for nombre in operacion.torch:
@@ -371,6 +374,8 @@ class _Vigilancia:
             return
         if clave == "introspeccion":
             mensaje = _MENSAJE_INTROSPECCION.format(nombre=nombre)
+        elif clave == "hilos":
+            mensaje = f"tu función no puede crear hilos ni procesos ({nombre})"
         elif clave == "referencia":
             mensaje = f"tu función no puede llamar a la referencia de la comprobación ({nombre})"
         else:

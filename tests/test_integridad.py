@@ -180,17 +180,37 @@ def test_no_puede_llamar_a_la_referencia_ni_leer_la_pila():
 
 
 def test_sin_hilos_ni_memoria_del_proceso():
+    import concurrent.futures
     import gc
     import threading
 
     for funcion in (
         lambda: threading.Thread(target=print).start(),
+        lambda: concurrent.futures.ThreadPoolExecutor().submit(torch.linalg.inv, A).result(),
         lambda: gc.get_objects(),
         lambda: sys._current_frames(),
         lambda: sys.setprofile(None),
     ):
         with pytest.raises(ErrorRegla):
             ejecutar_vigilado(funcion)
+
+
+def test_las_bibliotecas_si_pueden_usar_hilos():
+    # En un proceso nuevo, tqdm arranca su hilo de vigilancia la primera vez que se usa.
+    codigo = textwrap.dedent("""
+        import io
+        from tqdm.auto import tqdm
+        from course_utils.reglas import ejecutar_vigilado
+
+        def con_barra():
+            return sum(1 for _ in tqdm(range(3), file=io.StringIO()))
+
+        print(ejecutar_vigilado(con_barra, ejercicio="m06_softmax"), tqdm.monitor is not None)
+    """)
+    salida = subprocess.run(
+        [sys.executable, "-c", codigo], capture_output=True, text=True, timeout=120
+    )
+    assert salida.stdout.split() == ["3", "True"], salida.stderr
 
 
 def test_la_regla_cuenta_aunque_el_alumno_capture_el_error():
