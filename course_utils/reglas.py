@@ -127,7 +127,7 @@ OPERACIONES: dict[str, Operacion] = {
             {"cross_entropy", "cross_entropy_loss", "nll_loss", "nll_loss_nd", "nll_loss2d"}
         ),
     ),
-    "linear": Operacion("`F.linear`", torch=frozenset({"linear", "bilinear", "addmm"})),
+    "linear": Operacion("`F.linear`", torch=frozenset({"linear", "bilinear"})),
     "cdist": Operacion("`torch.cdist`", torch=frozenset({"cdist", "_cdist_forward", "pdist"})),
     "solucion_directa": Operacion(
         "`torch.linalg.inv`, `torch.linalg.solve`, `torch.linalg.lstsq`, `torch.linalg.pinv`, "
