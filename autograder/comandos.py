@@ -158,7 +158,7 @@ def registrar(ordenes) -> None:
 def _orden_generar(args: argparse.Namespace) -> int:
     from autograder.configuracion import raiz_del_curso
     from autograder.generacion import ErrorGeneracion, generar
-    from course_utils.cli import ErrorCurso
+    from course_utils.raiz import ErrorCurso
 
     raiz = raiz_del_curso()
     try:
@@ -188,7 +188,7 @@ def _orden_calificar(args: argparse.Namespace) -> int:
     from autograder.calificacion import ErrorCalificacion, Opciones, calificar
     from autograder.configuracion import raiz_del_curso
     from autograder.generacion import ErrorGeneracion
-    from course_utils.cli import ErrorCurso
+    from course_utils.raiz import ErrorCurso
 
     raiz = raiz_del_curso()
     opciones = Opciones(

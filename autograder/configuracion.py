@@ -28,9 +28,9 @@ def nucleos() -> int:
 
 
 def raiz_del_curso() -> Path:
-    """Carpeta raíz del curso: la de ``course_utils.cli.raiz_proyecto`` (``CURSO_RAIZ``, la
+    """Carpeta raíz del curso: la de ``course_utils.raiz.raiz_proyecto`` (``CURSO_RAIZ``, la
     carpeta actual o sus padres, o la del paquete instalado en modo editable)."""
-    from course_utils.cli import raiz_proyecto
+    from course_utils.raiz import raiz_proyecto
 
     return raiz_proyecto()
 

@@ -375,7 +375,7 @@ def escribir_informe(trabajo: Path, raiz: Path) -> Path | None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m autograder.informe_clase [CARPETA_DE_TRABAJO]`` rehace el informe."""
-    from course_utils.cli import raiz_proyecto
+    from course_utils.raiz import raiz_proyecto
 
     argumentos = sys.argv[1:] if argv is None else argv
     raiz = raiz_proyecto()

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from course_utils import __version__
+from course_utils.raiz import ErrorCurso, raiz_proyecto  # noqa: F401 (API de cli)
 
 PUERTO_POR_DEFECTO = 8888
 CARPETA_TRABAJO = "mi-curso"
@@ -81,18 +82,6 @@ def _argparse_en_espanol():
         argparse._, argparse.ngettext = originales
 
 
-class ErrorCurso(Exception):
-    """Error de ``curso`` con un mensaje en español para el usuario.
-
-    >>> str(ErrorCurso("no hay cuadernos"))
-    'no hay cuadernos'
-    """
-
-    def __init__(self, mensaje: str, codigo: int = 1):
-        super().__init__(mensaje)
-        self.codigo = codigo
-
-
 class Analizador(argparse.ArgumentParser):
     """``ArgumentParser`` en español: ``-h/--ayuda/--help`` y errores «error:» con código 2."""
 
@@ -153,45 +142,6 @@ def _segundos(texto: str) -> float:
     if not valor > 0:
         raise argparse.ArgumentTypeError(f"segundos no válidos: {texto!r} (un número positivo)")
     return valor
-
-
-def _es_raiz(carpeta: Path) -> bool:
-    return (carpeta / "solutions").is_dir() and (
-        carpeta / "autograder" / "nbgrader_config.py"
-    ).is_file()
-
-
-def raiz_proyecto() -> Path:
-    """Carpeta raíz del curso (la que contiene ``solutions/`` y ``autograder/``).
-
-    Usa ``CURSO_RAIZ`` si está definida; si no, busca desde la carpeta actual hacia arriba y, por
-    último, junto al paquete instalado (instalación editable). Si no la encuentra, lanza
-    ``ErrorCurso``.
-
-    >>> (raiz_proyecto() / "solutions").is_dir()  # doctest: +SKIP
-    True
-    """
-    valor = os.environ.get("CURSO_RAIZ")
-    if valor:
-        carpeta = Path(valor).expanduser().resolve()
-        if not _es_raiz(carpeta):
-            raise ErrorCurso(
-                f"CURSO_RAIZ={valor} no es la carpeta del curso: le faltan solutions/ o "
-                "autograder/nbgrader_config.py."
-            )
-        return carpeta
-    actual = Path.cwd().resolve()
-    for carpeta in (actual, *actual.parents):
-        if _es_raiz(carpeta):
-            return carpeta
-    junto_al_paquete = Path(__file__).resolve().parent.parent
-    if _es_raiz(junto_al_paquete):
-        return junto_al_paquete
-    raise ErrorCurso(
-        "No encuentro la carpeta del curso (la que contiene solutions/ y "
-        "autograder/nbgrader_config.py). Ejecuta «curso» dentro del repositorio clonado o "
-        "indica la carpeta con la variable CURSO_RAIZ."
-    )
 
 
 def _mostrar(ruta: Path) -> str:
