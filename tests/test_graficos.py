@@ -186,7 +186,7 @@ def test_digitos_aciertos_en_verde_y_fallos_en_rojo():
         assert to_rgba(titulo.get_color()) == to_rgba(esperado)
     rojo, verde = to_rgba(graficos.COLOR_FALLO), to_rgba(graficos.COLOR_ACIERTO)
     assert rojo[0] > rojo[1] and verde[1] > verde[0]
-    assert fig._suptitle.get_text() == "Aciertos: 9 de 12 (75,0 %)"
+    assert fig._suptitle.get_text() == "Aciertos: 9 de 12 (75.0 %)"
 
 
 def test_digitos_planos_float_logits_y_semilla():
@@ -250,3 +250,17 @@ def test_doctests():
     resultado = doctest.testmod(graficos)
     assert resultado.attempted > 0
     assert resultado.failed == 0
+
+
+# --- formato de los números ----------------------------------------------------------------------
+
+
+def test_miles_y_porcentaje():
+    import course_utils as cu
+
+    assert cu.miles(60_000) == "60 000"
+    assert cu.miles(4000) == "4000"
+    assert cu.miles(-12_345.4) == "-12 345"
+    assert cu.miles(1_234_567) == "1 234 567"
+    assert cu.porcentaje(0.936) == "93.6 %"
+    assert cu.porcentaje(0.95, decimales=0) == "95 %"
