@@ -20,8 +20,9 @@ _AYUDA_CUDA = (
     "(https://pytorch.org/get-started/locally/)."
 )
 _AYUDA_MPS = (
-    "MPS necesita un Mac con chip Apple (M1 o posterior), macOS 12.3 o posterior y PyTorch "
-    "para macOS; en otro equipo usa «cuda» o «cpu»."
+    "MPS necesita un Mac con chip de Apple (M1 o posterior), macOS 14 o posterior (lo que pide "
+    "Apple para las versiones recientes de PyTorch) y el PyTorch de macOS, que ya trae MPS. MPS no "
+    "admite float64: usa float32. En otro equipo usa «cuda» o «cpu»."
 )
 
 

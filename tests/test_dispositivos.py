@@ -99,6 +99,11 @@ def test_mps_no_disponible(solo_cpu):
     mensaje = str(error.value)
     assert "dispositivos disponibles: cpu" in mensaje
     assert "Mac" in mensaje
+    # Requisitos actuales (Apple, «Accelerated PyTorch training on Mac»): chip de Apple y macOS 14
+    # o posterior; el MPS Graph de Apple no tiene float64.
+    assert "chip de Apple" in mensaje and "macOS 14 o posterior" in mensaje
+    assert "12.3" not in mensaje
+    assert "float64" in mensaje
 
 
 @pytest.mark.parametrize("nombre", ["gpu", "tpu", "cuda:x", "", "xpu", "cuda:-1"])
