@@ -9,22 +9,24 @@ Diseño:
 3. Cada tarea se califica con el ``Autograde`` de nbgrader, de verdad, en una raíz de curso
    privada (carpeta temporal) que solo contiene su entrega, los archivos del módulo que no son
    cuadernos y una copia de la plantilla como libro de notas (con las notas manuales y la
-   prórroga que ya tuviera el alumno en el principal). Las tareas se reparten entre procesos
-   de larga vida (``--trabajadores``) que salen de un servidor de procesos con nbgrader ya
-   importado. El núcleo que ejecuta el cuaderno está aislado (:mod:`autograder.aislamiento`)
-   y solo ve su copia de trabajo. En la misma raíz privada, ``GenerateFeedback`` produce la
-   retroalimentación.
-4. El proceso principal vuelca, de una en una, las notas de cada tarea en el libro principal
-   con la API ``Gradebook`` de nbgrader (alumno, entrega, notas, comentarios, fecha): los
-   trabajadores nunca escriben en él, así que no hay bloqueos y un fallo en una tarea no puede
-   dañarlo.
+   prórroga que ya tuviera el alumno en el principal). El núcleo que ejecuta el cuaderno está
+   aislado (:mod:`autograder.aislamiento`) y solo ve su copia de trabajo. En la misma raíz
+   privada, ``GenerateFeedback`` produce la retroalimentación. La tarea devuelve todo en su
+   :class:`Resultado`: notas, copia calificada, retroalimentación, registro, errores e
+   incidencias. Dónde se ejecutan las tareas lo decide un *ejecutor*
+   (:mod:`autograder.ejecutores`): procesos de larga vida en esta máquina
+   (``--trabajadores``, por defecto) o un clúster de Dask (``--cluster``).
+4. El proceso principal, y solo él, escribe los archivos de cada resultado en el directorio
+   de trabajo y vuelca, de una en una, sus notas en el libro principal con la API
+   ``Gradebook`` de nbgrader (alumno, entrega, notas, comentarios, fecha): los trabajadores
+   nunca lo tocan, así que no hay bloqueos y un fallo en una tarea no puede dañarlo.
 5. Se escriben ``notas.csv`` y ``resumen.csv`` y se devuelve el resumen (alumno, módulo,
    puntos, máximo, estado).
 
 Robustez: nada de una entrega puede costar la nota de otra. Los fallos de una tarea (también
-que su trabajador muera, p. ej. por SIGKILL: las tareas afectadas se repiten una vez, cada una
-en su propio proceso) quedan en su fila; los informes se escriben siempre. Cada tarea se vuelca
-en el libro principal en una sola transacción, así que un Ctrl+C lo deja coherente. Lo
+que su trabajador muera, p. ej. por SIGKILL: las tareas afectadas se repiten una vez, en local
+cada una en su propio proceso) quedan en su fila; los informes se escriben siempre. Cada tarea
+se vuelca en el libro principal en una sola transacción, así que un Ctrl+C lo deja coherente. Lo
 calificado se anota en ``calificadas.json`` (huella de la entrega, de la tarea y de las
 opciones): al volver a ejecutar ``curso calificar`` sobre la misma carpeta se conserva lo que
 no ha cambiado y se sigue con lo que falta (``recalificar=True`` lo repite todo). Si la
@@ -39,17 +41,13 @@ import copy
 import csv
 import hashlib
 import json
-import multiprocessing
 import os
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 import traceback
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
@@ -71,6 +69,9 @@ from autograder.configuracion import (
     texto_visible,
 )
 from autograder.copias import incidencias_de_copia
+from autograder.ejecutores import Ejecutor, crear_ejecutor
+from autograder.ejecutores.local import PRECARGA  # noqa: F401 (compatibilidad)
+from autograder.ejecutores.local import EjecutorLocal as _Trabajadores  # noqa: F401
 from autograder.entregas import Tarea, leer_definiciones, recoger
 from autograder.generacion import generar_tareas
 from autograder.informe_clase import escribir_informe
@@ -80,15 +81,6 @@ from course_utils.variantes import clave_de_alumno
 SIN_MODULO = "?"
 MAX_ARCHIVO_MB = 50  # archivos creados por el alumno que se copian al directorio de trabajo
 CALIFICADAS = "calificadas.json"  # lo ya calificado, para continuar sin repetirlo
-# Módulos que los trabajadores importan una sola vez (el servidor de procesos los precarga).
-PRECARGA = [
-    "autograder.calificacion",
-    "autograder.ejecucion",
-    "nbgrader.converters",
-    "nbgrader.api",
-    "nbconvert.exporters.html",
-    "nbclient",
-]
 
 
 class ErrorCalificacion(RuntimeError):
@@ -113,6 +105,7 @@ class Opciones:
     sin_limites: bool = False  # calificar aunque no se pueda limitar cada entrega entera
     secreto: str | None = None  # None: CURSO_SECRETO o <trabajo>/secreto.txt (se crea)
     vigilar: bool = True  # vigilancia de integridad (False solo para medir su coste)
+    cluster: str | None = None  # dirección de un planificador de Dask (tcp://HOST:8786)
 
 
 @dataclass
@@ -150,6 +143,10 @@ class Resultado:
     incidencias: list[str] = field(default_factory=list)
     segundos: float = 0.0
     puntuaciones: dict[str, tuple[float, float]] = field(default_factory=dict)  # del privado
+    # Archivos para el directorio de trabajo (ruta relativa -> contenido): los escribe solo el
+    # proceso principal; las carpetas de ``reemplazar`` se vacían antes.
+    archivos: dict[str, bytes] = field(default_factory=dict)
+    reemplazar: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -381,14 +378,37 @@ def _pagina_sin_retro(modulo: str, cuaderno: str, puntos: tuple[float, float] | 
     )
 
 
-def _reemplazar(origen: Path, destino: Path) -> None:
-    """Sustituye ``destino`` por una copia de ``origen`` (sin enlaces ni archivos enormes que
-    haya podido dejar el código del alumno)."""
-    if destino.exists():
-        shutil.rmtree(destino)
-    destino.mkdir(parents=True, exist_ok=True)
-    if origen.is_dir():
-        copiar_carpeta(origen, destino, max_mb=MAX_ARCHIVO_MB)
+def guardar_archivos(trabajo: Path, resultado: Resultado) -> None:
+    """Escribe en el directorio de trabajo los archivos que devolvió una tarea (copia
+    calificada, retroalimentación, registro): solo lo hace el proceso principal, venga la
+    tarea de un proceso local o de otra máquina. Nunca escribe fuera de ``trabajo``."""
+    trabajo = Path(trabajo).resolve()
+
+    def destino(relativa: str) -> Path | None:
+        partes = Path(relativa).parts
+        if not partes or Path(relativa).is_absolute() or ".." in partes:
+            return None
+        return trabajo.joinpath(*partes)
+
+    for relativa in resultado.reemplazar:
+        carpeta = destino(relativa)
+        if carpeta is None:
+            continue
+        if carpeta.is_symlink() or carpeta.is_file():
+            carpeta.unlink()
+        elif carpeta.exists():
+            shutil.rmtree(carpeta)
+        carpeta.mkdir(parents=True, exist_ok=True)
+    for relativa, datos in resultado.archivos.items():
+        ruta = destino(relativa)
+        if ruta is None:
+            continue
+        try:
+            ruta.parent.mkdir(parents=True, exist_ok=True)
+            ruta.write_bytes(datos)
+        except OSError:
+            pass
+    resultado.archivos, resultado.reemplazar = {}, []  # ya escritos: no se guardan en memoria
 
 
 def calificar_tarea(tarea: Tarea, ctx: _Contexto, manual: dict | None = None) -> Resultado:
@@ -410,12 +430,8 @@ def calificar_tarea(tarea: Tarea, ctx: _Contexto, manual: dict | None = None) ->
         for cuaderno in ctx.cuadernos.get(tarea.modulo, []):
             resultado.errores.setdefault(cuaderno, f"error interno del calificador ({error})")
     finally:
-        registros = Path(ctx.trabajo) / "registros" / tarea.alumno
-        try:
-            registros.mkdir(parents=True, exist_ok=True)
-            (registros / f"{tarea.modulo}.log").write_text(registro.texto(), encoding="utf-8")
-        except OSError:
-            pass
+        registro_txt = f"registros/{tarea.alumno}/{tarea.modulo}.log"
+        resultado.archivos[registro_txt] = registro.texto().encode("utf-8")
         shutil.rmtree(privada, ignore_errors=True)
     resultado.segundos = monotonic() - inicio
     return resultado
@@ -497,9 +513,15 @@ def _calificar_en(tarea, ctx, privada, manual, resultado, logger, registro) -> N
             f"no se pudo generar la retroalimentación de {cuaderno}.ipynb: se deja una página "
             "con la nota"
         )
-    trabajo = Path(ctx.trabajo)
-    _reemplazar(calificado, trabajo / "calificados" / alumno / modulo)
-    _reemplazar(retro, trabajo / "retroalimentacion" / alumno / modulo)
+    for carpeta, nombre in ((calificado, "calificados"), (retro, "retroalimentacion")):
+        relativa = f"{nombre}/{alumno}/{modulo}"
+        resultado.reemplazar.append(relativa)
+        for archivo in archivos(carpeta) if carpeta.is_dir() else []:
+            try:
+                datos = leer_sin_enlaces(carpeta / archivo, MAX_ARCHIVO_MB * 2**20)
+            except OSError:
+                continue  # enlace o archivo enorme que haya podido dejar el código del alumno
+            resultado.archivos[f"{relativa}/{archivo.as_posix()}"] = datos
 
 
 def _generar_retro(cfg, logger, cuaderno: str) -> None:
@@ -556,83 +578,13 @@ def _motivo_nbgrader(errores: list[str]) -> str:
     )
 
 
-def _como_termino(codigo: int | None) -> str:
-    """Cómo terminó un proceso: «señal SIGKILL», «código 7»…"""
-    if codigo is not None and codigo < 0:
-        try:
-            return f"señal {signal.Signals(-codigo).name}"
-        except ValueError:
-            return f"señal {-codigo}"
-    return f"código {codigo}"
-
-
-def _fallida(tarea: Tarea, ctx: _Contexto, mensaje: str) -> Resultado:
+def resultado_fallido(tarea: Tarea, ctx: _Contexto, mensaje: str) -> Resultado:
+    """Resultado de una tarea que no se pudo calificar: cada cuaderno con ``mensaje``."""
     resultado = Resultado(alumno=tarea.alumno, modulo=tarea.modulo)
     resultado.errores.update(tarea.errores)
     for cuaderno in ctx.cuadernos.get(tarea.modulo, []):
         resultado.errores.setdefault(cuaderno, mensaje)
     return resultado
-
-
-def _en_procesos_propios(tareas, ctx, manuales, funcion, cuantos: int, contexto=None):
-    """Califica cada tarea en un proceso nuevo (tras morir un trabajador), hasta ``cuantos`` a
-    la vez, y devuelve (tarea, resultado) según terminan. Si el proceso de una tarea muere, su
-    resultado dice cómo; las demás no se enteran."""
-    from multiprocessing.connection import wait
-
-    contexto = contexto or multiprocessing.get_context("spawn")
-    cola = list(tareas)
-    activos: dict = {}  # receptor -> (tarea, proceso)
-    try:
-        while cola or activos:
-            while cola and len(activos) < max(1, cuantos):
-                tarea = cola.pop(0)
-                manual = manuales.get((tarea.alumno, tarea.modulo))
-                try:
-                    receptor, emisor = contexto.Pipe(duplex=False)
-                    argumentos = (funcion, tarea, ctx, manual, emisor)
-                    proceso = contexto.Process(target=_hijo, args=argumentos)
-                    proceso.start()
-                    emisor.close()
-                except Exception as error:
-                    if contexto.get_start_method() != "spawn":
-                        contexto = multiprocessing.get_context("spawn")
-                        cola.insert(0, tarea)
-                        continue
-                    yield (
-                        tarea,
-                        _fallida(
-                            tarea, ctx, f"no se pudo crear el proceso de calificación ({error})"
-                        ),
-                    )
-                    continue
-                activos[receptor] = (tarea, proceso)
-            for receptor in wait(list(activos)):
-                tarea, proceso = activos.pop(receptor)
-                try:
-                    resultado = receptor.recv()
-                except Exception:  # EOFError: murió sin responder
-                    resultado = None
-                receptor.close()
-                proceso.join()
-                if not isinstance(resultado, Resultado):
-                    resultado = _fallida(
-                        tarea,
-                        ctx,
-                        "el proceso de calificación terminó de forma inesperada "
-                        f"({_como_termino(proceso.exitcode)})",
-                    )
-                yield tarea, resultado
-    finally:
-        for _, proceso in activos.values():  # solo los procesos creados aquí
-            if proceso.is_alive():
-                proceso.kill()
-            proceso.join()
-
-
-def _hijo(funcion, tarea, ctx, manual, emisor):
-    emisor.send(funcion(tarea, ctx, manual))
-    emisor.close()
 
 
 # --- Libro de notas principal ---------------------------------------------------------------
@@ -778,21 +730,6 @@ def _abrir_libro(db_url: str) -> None:
         ) from None
 
 
-def _contexto_multiproceso():
-    """Servidor de procesos con nbgrader precargado (o ``spawn`` donde no lo hay).
-
-    El servidor arranca ya, en segundo plano, mientras se preparan las plantillas.
-    """
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        from multiprocessing import forkserver
-
-        contexto = multiprocessing.get_context("forkserver")
-        contexto.set_forkserver_preload(PRECARGA)
-        forkserver.ensure_running()
-        return contexto
-    return multiprocessing.get_context("spawn")
-
-
 def _guardar_entregas(tareas: list[Tarea], destino: Path) -> None:
     """Copia las entregas recogidas al formato de nbgrader en el directorio de trabajo (sin
     seguir enlaces); un fallo se anota en su tarea y no detiene las demás."""
@@ -890,7 +827,7 @@ def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
         resultados: dict[tuple[str, str], Resultado] = {}
         previas: dict[tuple[str, str], dict] = {}
         fallo = None
-        grupo = _Trabajadores(trabajadores)
+        grupo = crear_ejecutor(trabajadores, opciones.cluster)
         try:
             plantilla = temporal / "plantilla"
             plantilla_url = f"sqlite:///{plantilla / 'gradebook.db'}"
@@ -911,7 +848,7 @@ def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
                 tiempo_celda=tiempo_celda,
                 memoria_mb=opciones.memoria_mb,
                 cpu_segundos=max(Limites().cpu_segundos, 10 * tiempo_celda),
-                hilos=max(1, nucleos() // trabajadores),
+                hilos=1 if opciones.cluster else max(1, nucleos() // trabajadores),
                 aislar=opciones.aislar,
                 cuadernos={m: list(celdas[m]) for m in usados},
                 orden=orden_celdas,
@@ -1027,46 +964,8 @@ def _coste(raiz: Path, modulo: str) -> int:
     return total
 
 
-class _Trabajadores:
-    """Grupo de procesos trabajadores de larga vida (si el servidor de procesos falla, se
-    sigue con procesos ``spawn``)."""
-
-    def __init__(self, cuantos: int):
-        self.cuantos = cuantos
-        self.contexto = _contexto_multiproceso()
-        self.grupos = [ProcessPoolExecutor(max_workers=cuantos, mp_context=self.contexto)]
-
-    def enviar(self, funcion, *args):
-        try:
-            return self.grupos[-1].submit(funcion, *args)
-        except (OSError, BrokenProcessPool):
-            if self.contexto.get_start_method() == "spawn":
-                raise
-            self.contexto = multiprocessing.get_context("spawn")
-            self.grupos.append(ProcessPoolExecutor(self.cuantos, mp_context=self.contexto))
-            return self.grupos[-1].submit(funcion, *args)
-
-    def detener(self) -> None:
-        """Termina ya los procesos de este grupo (tras Ctrl+C), sin esperar a sus tareas."""
-        for grupo in self.grupos:
-            procesos = list((getattr(grupo, "_processes", None) or {}).values())
-            grupo.shutdown(wait=False, cancel_futures=True)
-            for proceso in procesos:
-                if proceso.is_alive():
-                    proceso.terminate()
-            for proceso in procesos:
-                proceso.join(timeout=10)
-                if proceso.is_alive():
-                    proceso.kill()
-                    proceso.join()
-
-    def cerrar(self) -> None:
-        for grupo in self.grupos:
-            grupo.shutdown(wait=True, cancel_futures=True)
-
-
 def _ejecutar(
-    grupo: _Trabajadores,
+    grupo: Ejecutor,
     tareas,
     ctx,
     manuales,
@@ -1077,10 +976,11 @@ def _ejecutar(
     resultados: dict | None = None,
     al_guardar=None,
 ) -> dict:
-    """Reparte las tareas entre los trabajadores y vuelca cada resultado en el libro principal
-    en cuanto llega. ``funcion(tarea, ctx, manual)`` califica una tarea; ``al_guardar(tarea,
-    resultado)`` se llama tras guardar cada una. Los resultados se van dejando en
-    ``resultados`` (así quedan aunque algo interrumpa el lote)."""
+    """Reparte las tareas con el ejecutor y, en cuanto llega cada resultado, escribe sus
+    archivos en el directorio de trabajo y vuelca sus notas en el libro principal (solo aquí:
+    los trabajadores nunca lo tocan). ``funcion(tarea, ctx, manual)`` califica una tarea;
+    ``al_guardar(tarea, resultado)`` se llama tras guardar cada una. Los resultados se van
+    dejando en ``resultados`` (así quedan aunque algo interrumpa el lote)."""
     from nbgrader.api import Gradebook
     from tqdm.auto import tqdm
 
@@ -1093,9 +993,9 @@ def _ejecutar(
         file=sys.stderr,
     )
     with Gradebook(db_url) as gb:
-
-        def terminar(tarea: Tarea, resultado: Resultado):
+        for tarea, resultado in grupo.calificar(funcion, tareas, ctx, manuales):
             resultado.alumno, resultado.modulo = tarea.alumno, tarea.modulo
+            guardar_archivos(Path(ctx.trabajo), resultado)
             guardado = _volcar(gb, resultado, celdas[resultado.modulo])
             resultados[(tarea.alumno, tarea.modulo)] = resultado
             if guardado and al_guardar is not None:
@@ -1104,36 +1004,6 @@ def _ejecutar(
                 except Exception:
                     pass  # sin anotar, la tarea se volverá a calificar la próxima vez
             barra.update(1)
-
-        futuros, pendientes = {}, []
-        for tarea in tareas:
-            try:
-                futuro = grupo.enviar(
-                    funcion, tarea, ctx, manuales.get((tarea.alumno, tarea.modulo))
-                )
-            except Exception:  # el grupo ya está roto
-                pendientes.append(tarea)
-            else:
-                futuros[futuro] = tarea
-        for futuro in as_completed(futuros):
-            tarea = futuros[futuro]
-            try:
-                resultado = futuro.result()
-            except BrokenProcessPool:
-                pendientes.append(tarea)
-                continue
-            except Exception as error:  # el trabajador no debería lanzar nada
-                resultado = _fallida(tarea, ctx, f"error interno del calificador ({error})")
-            if not isinstance(resultado, Resultado):
-                resultado = _fallida(tarea, ctx, "error interno del calificador")
-            terminar(tarea, resultado)
-        # Si un trabajador murió (p. ej. SIGKILL), el grupo entero queda inservible: lo que
-        # faltaba se repite una vez, cada tarea en su propio proceso, así que solo la culpable
-        # se queda sin nota.
-        for tarea, resultado in _en_procesos_propios(
-            pendientes, ctx, manuales, funcion, grupo.cuantos, grupo.contexto
-        ):
-            terminar(tarea, resultado)
     barra.close()
     return resultados
 

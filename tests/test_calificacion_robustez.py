@@ -476,11 +476,10 @@ def test_sin_retroalimentacion_queda_una_pagina_con_la_nota(lote, tmp_path, monk
     """Si la retroalimentación no se puede generar, el alumno recibe una página en español con
     su nota y el estado lo dice (los trabajadores se crean con fork para heredar el fallo)."""
     from autograder import calificacion
+    from autograder.ejecutores import local
 
     raiz, base, _, _, _ = lote
-    monkeypatch.setattr(
-        calificacion, "_contexto_multiproceso", lambda: multiprocessing.get_context("fork")
-    )
+    monkeypatch.setattr(local, "contexto_multiproceso", lambda: multiprocessing.get_context("fork"))
     monkeypatch.setattr(calificacion, "_generar_retro", lambda cfg, logger, cuaderno: None)
     carpeta = tmp_path / "entregas"
     carpeta.mkdir()
