@@ -128,6 +128,13 @@ def registrar(ordenes) -> None:
         "solo si no se puede usar bubblewrap y confías en las entregas",
     )
     calificar.add_argument(
+        "--cluster",
+        metavar="DIRECCION",
+        help="califica en un clúster de Dask: dirección del planificador, p. ej. "
+        "tcp://HOST:8786 (requiere pip install 'curso-pytorch[cluster]'; los trabajadores "
+        "solo necesitan el curso instalado y bubblewrap)",
+    )
+    calificar.add_argument(
         "--sin-limites",
         action="store_true",
         help="califica aunque no se pueda limitar cada entrega entera (memoria, procesos y CPU "
@@ -203,6 +210,7 @@ def _orden_calificar(args: argparse.Namespace) -> int:
         recalificar=args.recalificar,
         tiempo_cuaderno=args.tiempo_cuaderno,
         sin_limites=args.sin_limites,
+        cluster=args.cluster,
     )
     if args.sin_aislamiento:
         print(
