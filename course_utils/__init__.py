@@ -49,6 +49,11 @@ _API = {
     "mostrar_digitos": "graficos",
     "miles": "graficos",
     "porcentaje": "graficos",
+    "widgets_disponibles": "graficos",
+    "graficar_descenso_tasas": "graficos",
+    "descenso_interactivo": "graficos",
+    "graficar_trayectorias": "graficos",
+    "trayectorias_interactivas": "graficos",
     # comprobaciones de los ejercicios
     "comprobar_tensor": "comprobaciones",
     "comprobar_escalar": "comprobaciones",

@@ -325,3 +325,245 @@ def mostrar_digitos(imagenes, etiquetas, predicciones=None, n=16, columnas=8, se
             fig.suptitle(f"Aciertos: {aciertos} de {n} ({porcentaje} %)")
     fig.tight_layout()
     return fig
+
+
+# --- Interactividad: controles de ipywidgets con una figura fija de respaldo ---------------------
+
+
+def widgets_disponibles() -> bool:
+    """Indica si se verán controles interactivos (ipywidgets) en esta ejecución.
+
+    Es falso en el modo rápido (integración continua y calificación, cuya retroalimentación en
+    HTML no ejecuta widgets), sin ipywidgets y fuera de un núcleo de Jupyter (un script, las
+    pruebas). Las funciones interactivas del curso muestran entonces una figura fija.
+
+    >>> widgets_disponibles()  # fuera de Jupyter
+    False
+    """
+    from .entorno import modo_rapido
+
+    if modo_rapido():
+        return False
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    ipython = get_ipython()
+    return ipython is not None and getattr(ipython, "kernel", None) is not None
+
+
+def _parabola(x):
+    return (x - 3) ** 2 + 10
+
+
+def descenso_parabola(eta: float, x0: float = 0.0, pasos: int = 12) -> np.ndarray:
+    """Puntos x_0, …, x_pasos del descenso por gradiente sobre f(x) = (x − 3)² + 10.
+
+    Cada paso hace x ← x − η·2(x − 3): la distancia al mínimo se multiplica por 1 − 2η.
+
+    >>> descenso_parabola(0.5, x0=0.0, pasos=2).tolist()
+    [0.0, 3.0, 3.0]
+    """
+    puntos = [float(x0)]
+    for _ in range(_entero_positivo(pasos, "pasos")):
+        x = puntos[-1]
+        puntos.append(x - eta * 2 * (x - 3))
+    return np.array(puntos)
+
+
+def comportamiento_descenso(eta: float) -> str:
+    """Qué hace el descenso sobre (x − 3)² + 10 con la tasa ``eta``, según el factor 1 − 2η.
+
+    >>> [comportamiento_descenso(e) for e in (0.1, 0.9, 1.0, 1.05)]
+    ['converge', 'oscila y converge', 'oscila sin converger', 'diverge']
+    """
+    factor = 1 - 2 * eta
+    if abs(factor) > 1 + 1e-12:
+        return "diverge"
+    if abs(abs(factor) - 1) <= 1e-12:
+        return "oscila sin converger" if factor < 0 else "no se mueve"
+    return "oscila y converge" if factor < 0 else "converge"
+
+
+def _dibujar_descenso(ax, eta: float, x0: float, pasos: int) -> None:
+    puntos = descenso_parabola(eta, x0, pasos)
+    visibles = puntos[np.abs(puntos - 3) <= 12]
+    extremo = max(6.0, float(np.max(np.abs(visibles - 3))) + 1)
+    x = np.linspace(3 - extremo, 3 + extremo, 200)
+    ax.plot(x, _parabola(x), color="0.6", linewidth=1.5, label="f(x) = (x − 3)² + 10")
+    ax.plot(visibles, _parabola(visibles), "o-", color="tab:blue", markersize=4, linewidth=1)
+    ax.plot([puntos[0]], [_parabola(puntos[0])], "o", color="tab:green", label="x₀")
+    ax.set_xlim(x[0], x[-1])
+    ax.set_ylim(0, _parabola(x[0]) * 1.05)
+    ax.set_title(f"η = {eta:g}: {comportamiento_descenso(eta)}")
+    ax.set_xlabel("x")
+    ax.grid(True, alpha=0.3)
+
+
+def graficar_descenso_tasas(tasas=(0.1, 0.9, 1.05), x0: float = 0.0, pasos: int = 12):
+    """Figura fija del descenso sobre (x − 3)² + 10 con varias tasas de aprendizaje, una por panel.
+
+    Con las tasas por defecto se ven los tres casos: converge (η = 0.1), oscila alrededor del mínimo
+    y converge (η = 0.9) y diverge (η = 1.05). Devuelve la figura.
+
+    >>> fig = graficar_descenso_tasas()
+    >>> [ax.get_title() for ax in fig.axes]
+    ['η = 0.1: converge', 'η = 0.9: oscila y converge', 'η = 1.05: diverge']
+    >>> plt.close(fig)
+    """
+    tasas = [_escalar(t, "tasa") for t in tasas]
+    if not tasas:
+        raise ValueError("Indica al menos una tasa de aprendizaje.")
+    fig, ejes = plt.subplots(1, len(tasas), figsize=(4.3 * len(tasas), 3.6), squeeze=False)
+    for ax, eta in zip(ejes.flat, tasas, strict=True):
+        _dibujar_descenso(ax, eta, x0, pasos)
+    ejes.flat[0].set_ylabel("f(x)")
+    ejes.flat[0].legend(loc="upper center", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _sin_widgets(que: str) -> None:
+    print(
+        f"(Aquí no se muestran controles interactivos: {que} Ábrelo en Jupyter o en Colab para "
+        "mover el deslizador.)"
+    )
+
+
+def descenso_interactivo(eta: float = 0.1, x0: float = 0.0, pasos: int = 12):
+    """Deslizador de la tasa de aprendizaje sobre el descenso por (x − 3)² + 10.
+
+    Con widgets (ver :func:`widgets_disponibles`) devuelve el control, que redibuja la trayectoria
+    al mover η entre 0.01 y 1.1. Sin widgets no dibuja nada, lo dice y devuelve ``None``: la figura
+    fija es :func:`graficar_descenso_tasas`.
+    """
+    if not widgets_disponibles():
+        _sin_widgets("la figura fija de arriba muestra los tres casos.")
+        return None
+    import ipywidgets as widgets
+
+    def dibujar(eta):
+        fig, ax = plt.subplots(figsize=(6, 3.8))
+        _dibujar_descenso(ax, eta, x0, pasos)
+        plt.show()
+
+    deslizador = widgets.FloatSlider(
+        value=eta, min=0.01, max=1.1, step=0.01, description="η", continuous_update=False
+    )
+    return widgets.interactive(dibujar, eta=deslizador)
+
+
+# Pérdida cuadrática de dos variables, mal condicionada y girada 30°: L(w) = ½ wᵀ H w.
+_GIRO = np.radians(30)
+_R = np.array([[np.cos(_GIRO), -np.sin(_GIRO)], [np.sin(_GIRO), np.cos(_GIRO)]])
+HESSIANA_2D = _R @ np.diag([1.0, 12.0]) @ _R.T
+INICIO_2D = np.array([-4.0, 2.5])
+
+
+def trayectorias_optimizadores(
+    beta: float = 0.9, eta: float = 0.05, eta_adam: float = 0.3, pasos: int = 60, inicio=None
+) -> dict[str, np.ndarray]:
+    """Trayectorias de descenso por gradiente, momento y Adam sobre L(w) = ½ wᵀ H w.
+
+    H (``HESSIANA_2D``) tiene autovalores 1 y 12, girados 30°. El momento (heavy ball) hace
+    v ← β v + ∇L, w ← w − η v; Adam usa β₁ = ``beta`` (su propio momento), β₂ = 0.999 y la tasa
+    ``eta_adam``. Devuelve nombre → array (pasos + 1) × 2. Con β = 0, el momento es el descenso
+    simple.
+
+    >>> t = trayectorias_optimizadores(beta=0.0, pasos=5)
+    >>> bool(np.allclose(t["descenso por gradiente"], t["momento"]))
+    True
+    """
+    beta = _escalar(beta, "beta")
+    if not 0 <= beta < 1:
+        raise ValueError(f"beta debe estar en [0, 1); se recibió {beta}.")
+    pasos = _entero_positivo(pasos, "pasos")
+    w0 = INICIO_2D if inicio is None else _vector(inicio, "inicio")
+    gradiente = lambda w: HESSIANA_2D @ w  # noqa: E731
+
+    descenso = [w0]
+    for _ in range(pasos):
+        descenso.append(descenso[-1] - eta * gradiente(descenso[-1]))
+
+    momento, v = [w0], np.zeros(2)
+    for _ in range(pasos):
+        v = beta * v + gradiente(momento[-1])
+        momento.append(momento[-1] - eta * v)
+
+    adam, m, s = [w0], np.zeros(2), np.zeros(2)
+    for t in range(1, pasos + 1):
+        g = gradiente(adam[-1])
+        m = beta * m + (1 - beta) * g
+        s = 0.999 * s + 0.001 * g**2
+        m_corregido, s_corregido = m / (1 - beta**t), s / (1 - 0.999**t)
+        adam.append(adam[-1] - eta_adam * m_corregido / (np.sqrt(s_corregido) + 1e-8))
+
+    return {
+        "descenso por gradiente": np.array(descenso),
+        "momento": np.array(momento),
+        "Adam": np.array(adam),
+    }
+
+
+def _dibujar_trayectorias(ax, beta: float, pasos: int) -> None:
+    trayectorias = trayectorias_optimizadores(beta=beta, pasos=pasos)
+    u = np.linspace(-5, 5, 200)
+    malla = np.stack(np.meshgrid(u, u), axis=-1)
+    perdida = 0.5 * np.einsum("...i,ij,...j->...", malla, HESSIANA_2D, malla)
+    ax.contour(u, u, perdida, levels=np.geomspace(0.05, 80, 14), cmap="Greys", linewidths=0.8)
+    for (nombre, puntos), color in zip(
+        trayectorias.items(), ("tab:blue", "tab:orange", "tab:green"), strict=True
+    ):
+        puntos = puntos[np.all(np.abs(puntos) <= 6, axis=1)]
+        ax.plot(puntos[:, 0], puntos[:, 1], ".-", color=color, label=nombre, markersize=3)
+    ax.plot([0], [0], "k*", markersize=10)
+    ax.set_xlim(-5, 5)
+    ax.set_ylim(-5, 5)
+    ax.set_aspect("equal")
+    ax.set_title(f"β = {beta:g}, {pasos} pasos")
+    ax.set_xlabel("w₁")
+    ax.set_ylabel("w₂")
+
+
+def graficar_trayectorias(betas=(0.5, 0.9), pasos: int = 60):
+    """Figura fija: curvas de nivel de L(w) = ½ wᵀ H w y las trayectorias de descenso por
+    gradiente, momento y Adam, un panel por cada β. Devuelve la figura.
+
+    >>> fig = graficar_trayectorias()
+    >>> [ax.get_title() for ax in fig.axes]
+    ['β = 0.5, 60 pasos', 'β = 0.9, 60 pasos']
+    >>> plt.close(fig)
+    """
+    betas = [_escalar(b, "beta") for b in betas]
+    if not betas:
+        raise ValueError("Indica al menos un valor de β.")
+    fig, ejes = plt.subplots(1, len(betas), figsize=(5.2 * len(betas), 5), squeeze=False)
+    for ax, beta in zip(ejes.flat, betas, strict=True):
+        _dibujar_trayectorias(ax, beta, pasos)
+    ejes.flat[-1].legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def trayectorias_interactivas(beta: float = 0.9, pasos: int = 60):
+    """Deslizador de β (de 0 a 0.99) sobre las trayectorias de :func:`graficar_trayectorias`.
+
+    Con widgets devuelve el control; sin ellos no dibuja nada, lo dice y devuelve ``None`` (la
+    figura fija es :func:`graficar_trayectorias`).
+    """
+    if not widgets_disponibles():
+        _sin_widgets("la figura fija de arriba muestra dos valores de β.")
+        return None
+    import ipywidgets as widgets
+
+    def dibujar(beta):
+        fig, ax = plt.subplots(figsize=(5.5, 5.2))
+        _dibujar_trayectorias(ax, beta, pasos)
+        ax.legend(loc="lower right", fontsize=8)
+        plt.show()
+
+    deslizador = widgets.FloatSlider(
+        value=beta, min=0.0, max=0.99, step=0.01, description="β", continuous_update=False
+    )
+    return widgets.interactive(dibujar, beta=deslizador)

@@ -264,3 +264,88 @@ def test_miles_y_porcentaje():
     assert cu.miles(1_234_567) == "1 234 567"
     assert cu.porcentaje(0.936) == "93.6 %"
     assert cu.porcentaje(0.95, decimales=0) == "95 %"
+
+
+# --- interactividad con respaldo fijo ------------------------------------------------------------
+
+
+def test_sin_jupyter_ni_en_modo_rapido_no_hay_widgets(monkeypatch):
+    from course_utils import graficos
+
+    assert graficos.widgets_disponibles() is False  # pytest no es un núcleo de Jupyter
+    monkeypatch.setenv("CURSO_RAPIDO", "1")
+    assert graficos.widgets_disponibles() is False
+
+
+def test_descenso_interactivo_sin_widgets_avisa(capsys):
+    from course_utils import graficos
+
+    assert graficos.descenso_interactivo() is None
+    assert graficos.trayectorias_interactivas() is None
+    salida = capsys.readouterr().out
+    assert salida.count("no se muestran controles interactivos") == 2
+
+
+def test_descenso_interactivo_con_widgets(monkeypatch):
+    ipywidgets = pytest.importorskip("ipywidgets")
+    from course_utils import graficos
+
+    monkeypatch.setattr(graficos, "widgets_disponibles", lambda: True)
+    for control, nombre in [
+        (graficos.descenso_interactivo(eta=0.3), "eta"),
+        (graficos.trayectorias_interactivas(beta=0.5), "beta"),
+    ]:
+        assert isinstance(control, ipywidgets.interactive)
+        assert [hijo.description for hijo in control.children[:1]] == [
+            "η" if nombre == "eta" else "β"
+        ]
+    plt.close("all")
+
+
+@pytest.mark.parametrize(
+    ("eta", "que"),
+    [
+        (0.1, "converge"),
+        (0.9, "oscila y converge"),
+        (1.0, "oscila sin converger"),
+        (1.05, "diverge"),
+    ],
+)
+def test_descenso_parabola_sigue_el_factor(eta, que):
+    from course_utils import graficos
+
+    puntos = graficos.descenso_parabola(eta, x0=0.0, pasos=20)
+    distancias = np.abs(puntos - 3)
+    assert graficos.comportamiento_descenso(eta) == que
+    assert np.allclose(distancias[1:], distancias[:-1] * abs(1 - 2 * eta))
+
+
+def test_figura_fija_de_las_tres_tasas():
+    from course_utils import graficos
+
+    fig = graficos.graficar_descenso_tasas()
+    assert len(fig.axes) == 3
+    assert [ax.get_title().split(": ")[1] for ax in fig.axes] == [
+        "converge",
+        "oscila y converge",
+        "diverge",
+    ]
+    plt.close(fig)
+
+
+def test_trayectorias_de_los_optimizadores():
+    from course_utils import graficos
+
+    t = graficos.trayectorias_optimizadores(beta=0.9, pasos=200)
+    assert set(t) == {"descenso por gradiente", "momento", "Adam"}
+    for nombre, puntos in t.items():
+        assert puntos.shape == (201, 2)
+        assert np.linalg.norm(puntos[-1]) < 0.2, nombre  # todos se acercan al mínimo (0, 0)
+    sin_inercia = graficos.trayectorias_optimizadores(beta=0.0, pasos=10)
+    assert np.allclose(sin_inercia["momento"], sin_inercia["descenso por gradiente"])
+    with pytest.raises(ValueError, match="beta"):
+        graficos.trayectorias_optimizadores(beta=1.0)
+    fig = graficos.graficar_trayectorias(betas=(0.0, 0.9))
+    assert len(fig.axes) == 2
+    assert all(len(ax.get_lines()) == 4 for ax in fig.axes)  # tres trayectorias y el mínimo
+    plt.close(fig)
