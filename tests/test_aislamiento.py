@@ -527,7 +527,7 @@ def test_rechaza_carpeta_que_contiene_lo_montado_sin_tocar_nada(tmp_path):
             with pytest.raises(ErrorAislamiento, match="Ejecuta cada entrega en un directorio"):
                 _ejecutar(_cuaderno({"a": "print(1)"}), trabajo, _config())
         gc.collect()
-        assert set(temporal.glob("curso-nucleo-*")) == antes
+        assert set(temporal.glob("curso-nucleo-*")) <= antes  # no se creó ninguna carpeta
         # La limpieza de nbclient al salir del intérprete tampoco toca nada ajeno.
         orden = [
             sys.executable,
