@@ -150,28 +150,15 @@ class EjecutarRobusto(EjecutarAislado):
     def _integridad(self, fase: str) -> list[str]:
         """Pide al núcleo una verificación de integridad; devuelve lo que encontró cambiado."""
         numero = secrets.token_hex(8)
-
-        async def pedir():
-            identificador = self.kc.execute(
+        mensaje = self._respuesta(
+            lambda: self.kc.execute(
                 "",
                 silent=True,
                 store_history=False,
                 user_expressions={CLAVE_INTEGRIDAD: f"{fase}:{numero}"},
-            )
-            limite = monotonic() + self.espera_verificacion
-            while (resto := limite - monotonic()) > 0:
-                try:
-                    mensaje = await ensure_async(self.kc.shell_channel.get_msg(timeout=resto))
-                except Empty:
-                    return None
-                if mensaje["parent_header"].get("msg_id") == identificador:
-                    return mensaje
-            return None
-
-        try:
-            mensaje = run_sync(pedir)()
-        except Exception:
-            mensaje = None
+            ),
+            self.espera_verificacion,
+        )
         if mensaje is None:
             return ["la verificación de integridad no respondió"]
         dato = mensaje["content"].get("user_expressions", {}).get(CLAVE_INTEGRIDAD)
@@ -270,23 +257,28 @@ class EjecutarRobusto(EjecutarAislado):
 
     def _responde(self) -> bool:
         """Comprueba que el núcleo contesta a ``kernel_info`` tras una interrupción."""
+        return self._respuesta(self.kc.kernel_info, self.espera_respuesta) is not None
 
-        async def sondear() -> bool:
-            identificador = self.kc.kernel_info()
-            limite = monotonic() + self.espera_respuesta
+    def _respuesta(self, pedir, espera: float):
+        """Envía la petición ``pedir()`` (devuelve su msg_id) y espera su respuesta en el canal
+        shell ``espera`` segundos como mucho; None si no llega."""
+
+        async def esperar():
+            identificador = pedir()
+            limite = monotonic() + espera
             while (resto := limite - monotonic()) > 0:
                 try:
                     mensaje = await ensure_async(self.kc.shell_channel.get_msg(timeout=resto))
                 except Empty:
-                    return False
+                    return None
                 if mensaje["parent_header"].get("msg_id") == identificador:
-                    return True
-            return False
+                    return mensaje
+            return None
 
         try:
-            return run_sync(sondear)()
+            return run_sync(esperar)()
         except Exception:
-            return False
+            return None
 
     def _abandonar(self, motivo: str):
         """Detiene el núcleo; las celdas siguientes no se ejecutan."""

@@ -526,13 +526,30 @@ def _copiar(x: Any) -> Any:
         return x
 
 
-def _llamar(funcion: Callable, args: tuple, kwargs: dict, ejercicio, *prohibidas) -> Any:
-    """Llama a la función del alumno con copias de sus argumentos, vigilada por las reglas."""
+def _llamar(
+    funcion: Callable, args: tuple, kwargs: dict, ejercicio, *prohibidas, donde: str = ""
+) -> Any:
+    """Llama a la función del alumno con copias de sus argumentos, vigilada por las reglas.
+
+    Sus errores se convierten en :class:`ErrorComprobacion` («… lanza un error{donde}: …») y
+    el esqueleto sin hacer, en «Todavía no has completado…».
+    """
     from course_utils.reglas import ejecutar_vigilado
 
-    return ejecutar_vigilado(
-        funcion, _copiar(args), _copiar(kwargs), ejercicio=ejercicio, prohibir=prohibidas
-    )
+    nombre = _nombre_funcion(funcion)
+    try:
+        return ejecutar_vigilado(
+            funcion, _copiar(args), _copiar(kwargs), ejercicio=ejercicio, prohibir=prohibidas
+        )
+    except NotImplementedError:
+        raise _sin_completar(nombre) from None
+    except ErrorComprobacion:
+        raise
+    except Exception as error:
+        mensaje = f"{_mayuscula(nombre)} lanza un error{donde}: {_texto_error(error)}"
+        if "return_types" in str(error):
+            mensaje += "\nPista: " + PISTA_MAX
+        raise ErrorComprobacion(mensaje) from None
 
 
 def _argumentos(caso: Any) -> tuple[tuple, dict]:
@@ -642,17 +659,7 @@ def comprobar_funcion(
     for k, caso in enumerate(casos, start=1):
         args, kwargs = _argumentos(caso)
         donde = f"el caso {k} de {total} (entradas: {_describir_entradas(args, kwargs)})"
-        try:
-            obtenido = _llamar(funcion, args, kwargs, ejercicio, referencia)
-        except NotImplementedError:
-            raise _sin_completar(nombre) from None
-        except ErrorComprobacion:
-            raise
-        except Exception as error:
-            mensaje = f"{_mayuscula(nombre)} lanza un error en {donde}: {_texto_error(error)}"
-            if "return_types" in str(error):
-                mensaje += "\nPista: " + PISTA_MAX
-            raise ErrorComprobacion(mensaje) from None
+        obtenido = _llamar(funcion, args, kwargs, ejercicio, referencia, donde=f" en {donde}")
         try:
             esperado = referencia(*_copiar(args), **_copiar(kwargs))
         except Exception as error:
@@ -680,18 +687,7 @@ def ejecutar_alumno(funcion: Callable, *args: Any, ejercicio: str | None = None,
     >>> ejecutar_alumno(lambda n: n * 2, 21)
     42
     """
-    nombre = _nombre_funcion(funcion)
-    try:
-        return _llamar(funcion, args, kwargs, ejercicio)
-    except NotImplementedError:
-        raise _sin_completar(nombre) from None
-    except ErrorComprobacion:
-        raise
-    except Exception as error:
-        mensaje = f"{_mayuscula(nombre)} lanza un error: {_texto_error(error)}"
-        if "return_types" in str(error):
-            mensaje += "\nPista: " + PISTA_MAX
-        raise ErrorComprobacion(mensaje) from None
+    return _llamar(funcion, args, kwargs, ejercicio)
 
 
 def _entrada64(x: Any) -> torch.Tensor:
@@ -848,18 +844,10 @@ def comprobar_gradientes(
     x64 = tuple(_entrada64(x) for x in entradas)
 
     if callable(gradientes) and not isinstance(gradientes, torch.Tensor):
-        nombre_funcion = _nombre_funcion(gradientes)
-        try:
-            gradientes = _llamar(gradientes, entradas, {}, ejercicio)
-        except NotImplementedError:
-            raise _sin_completar(nombre_funcion) from None
-        except ErrorComprobacion:
-            raise
-        except Exception as error:
-            raise ErrorComprobacion(
-                f"{_mayuscula(nombre_funcion)} lanza un error con entradas de forma "
-                f"{', '.join(_forma(x) for x in x64)}: {_texto_error(error)}"
-            ) from None
+        formas = ", ".join(_forma(x) for x in x64)
+        gradientes = _llamar(
+            gradientes, entradas, {}, ejercicio, donde=f" con entradas de forma {formas}"
+        )
     alumno = _gradientes_del_alumno(gradientes, nombres, x64)
 
     referencia = tuple(gradiente_autograd(f, *x64))

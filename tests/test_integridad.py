@@ -307,6 +307,18 @@ _PRUEBA_OCULTA = (
 )
 
 
+# Una función del alumno que busca el código de las pruebas en todo lo que IPython guarda.
+_ESPIA = (
+    "import linecache\n"
+    "def doble(x):\n"
+    "    ip = exit._ip\n"
+    "    vistos = [str(In), str(_ih), str(ip.history_manager.input_hist_raw)]\n"
+    "    vistos += [''.join(v[2]) for v in list(linecache.cache.values())]\n"
+    "    resultado = ip.displayhook.exec_result\n"
+    "    vistos.append(str(resultado and resultado.info.raw_cell))\n"
+)
+
+
 def _ejecutar_en_ipython(celdas: list[tuple[str, str]]) -> dict:
     salida = subprocess.run(
         [sys.executable, "-c", _GUION, json.dumps(celdas)],
@@ -350,14 +362,8 @@ def manipulaciones():
         ),
         (
             "espia",
-            "import linecache\n"
-            "def doble(x):\n"
-            "    ip = exit._ip\n"
-            "    vistos = [str(In), str(_ih), str(ip.history_manager.input_hist_raw)]\n"
-            "    vistos += [''.join(v[2]) for v in list(linecache.cache.values())]\n"
-            "    resultado = ip.displayhook.exec_result\n"
-            "    vistos.append(str(resultado and resultado.info.raw_cell))\n"
-            "    print('FUGA' if any('VALOR_' + 'OCULTO' in v for v in vistos) else 'SIN FUGA')\n"
+            _ESPIA
+            + "    print('FUGA' if any('VALOR_' + 'OCULTO' in v for v in vistos) else 'SIN FUGA')\n"
             "    return 2 * x\n",
         ),
         ("espiada", _PRUEBA_OCULTA),
@@ -407,14 +413,7 @@ def test_el_codigo_de_las_pruebas_no_esta_al_alcance(tmp_path):
         ("inicio", "import torch\nimport course_utils as cu"),
         (
             "espia",
-            "import linecache\n"
-            "def doble(x):\n"
-            "    ip = exit._ip\n"
-            "    vistos = [str(In), str(_ih), str(ip.history_manager.input_hist_raw)]\n"
-            "    vistos += [''.join(v[2]) for v in list(linecache.cache.values())]\n"
-            "    resultado = ip.displayhook.exec_result\n"
-            "    vistos.append(str(resultado and resultado.info.raw_cell))\n"
-            "    assert not any('VALOR_' + 'OCULTO' in v for v in vistos), 'FUGA'\n"
+            _ESPIA + "    assert not any('VALOR_' + 'OCULTO' in v for v in vistos), 'FUGA'\n"
             "    return 2 * x\n",
         ),
         ("prueba", _PRUEBA_OCULTA),
