@@ -749,10 +749,13 @@ def calificar_o_morir(tarea, ctx, manual):
 
 def calificar_o_ser_matado(tarea, ctx, manual):
     """Sustituto de ``calificar_tarea``: el sistema mata (SIGKILL) el proceso que califica a
-    «bob» la primera vez (al repetirse, se califica) y, si se pide, siempre el de «dani»."""
+    «bob» la primera vez (al repetirse, se califica) o, si se pide, siempre el de «dani» (y
+    entonces a nadie más: que el grupo se rompa antes de que «bob» empiece no depende de la
+    prueba)."""
     marca = Path(ctx.temporal) / f"matado-{tarea.alumno}"
-    siempre = tarea.alumno == "dani" and (Path(ctx.temporal) / "matar-a-dani").exists()
-    if siempre or (tarea.alumno == "bob" and not marca.exists()):
+    a_dani = (Path(ctx.temporal) / "matar-a-dani").exists()
+    siempre = tarea.alumno == "dani" and a_dani
+    if siempre or (tarea.alumno == "bob" and not a_dani and not marca.exists()):
         marca.touch()
         os.kill(os.getpid(), signal.SIGKILL)
     return _resultado_de(tarea)
