@@ -112,8 +112,19 @@ def test_las_ordenes_del_readme_existen():
         elif palabras[0] == ".venv/bin/python":
             assert palabras[1].startswith(("benchmarks/", "scripts/")), orden
             assert (RAIZ / palabras[1]).is_file(), f"{orden}: no existe {palabras[1]}"
+        elif palabras[:2] == ["pip", "install"]:
+            # Solo el propio curso con uno de sus extras.
+            extra = re.fullmatch(r"'?curso-pytorch\[(\w+)\]'?", palabras[2])
+            assert extra and extra.group(1) in _extras(), f"{orden}: extra desconocido"
         else:
             assert palabras[0] in ("git", "conda"), f"orden del README sin comprobar: {orden}"
+
+
+def _extras() -> set[str]:
+    import tomllib
+
+    proyecto = tomllib.loads((RAIZ / "pyproject.toml").read_text(encoding="utf-8"))
+    return set(proyecto["project"]["optional-dependencies"])
 
 
 def test_readme_muestra_capturas_generadas_por_el_script():
