@@ -794,19 +794,25 @@ def _lote_falso(tmp_path, funcion, alumnos=("ana", "bob", "carla", "dani"), mata
     grupo = calificacion._Trabajadores(2)
     try:
         with sin_avisos_sqlalchemy():
-            resultados = calificacion._ejecutar(
-                grupo,
-                tareas,
-                ctx,
-                {(a, "m"): None for a in alumnos},
-                url,
-                {"m": {"c": [("c_prueba", 1.0)]}},
-                progreso=False,
-                funcion=funcion,
-            )
+            resultados = ejecutar_lote(grupo, tareas, ctx, url, funcion)
     finally:
         grupo.cerrar()
     return url, resultados
+
+
+def ejecutar_lote(grupo, tareas, ctx, url, funcion, **opciones):
+    """``calificacion._ejecutar`` con un módulo «m» de una sola prueba «c_prueba» (1 punto)."""
+    return calificacion._ejecutar(
+        grupo,
+        tareas,
+        ctx,
+        {(t.alumno, "m"): None for t in tareas},
+        url,
+        {"m": {"c": [("c_prueba", 1.0)]}},
+        progreso=False,
+        funcion=funcion,
+        **opciones,
+    )
 
 
 def _notas_del_libro(url, alumnos=("ana", "bob", "carla", "dani")):
@@ -865,17 +871,7 @@ def test_interrumpir_deja_el_libro_de_notas_coherente(tmp_path, monkeypatch):
     resultados = {}
     with pytest.raises(KeyboardInterrupt), sin_avisos_sqlalchemy():
         try:
-            calificacion._ejecutar(
-                grupo,
-                tareas,
-                ctx,
-                {(a, "m"): None for a in alumnos},
-                url,
-                {"m": {"c": [("c_prueba", 1.0)]}},
-                progreso=False,
-                funcion=calificar_o_morir,
-                resultados=resultados,
-            )
+            ejecutar_lote(grupo, tareas, ctx, url, calificar_o_morir, resultados=resultados)
         finally:
             grupo.detener()
             grupo.cerrar()

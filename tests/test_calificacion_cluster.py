@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from test_autograder import crear_curso_juguete, hay_aislamiento  # noqa: E402
+from test_autograder import crear_curso_juguete, ejecutar_lote, hay_aislamiento  # noqa: E402
 from test_calificacion_robustez import (  # noqa: E402
     TIEMPO_CELDA,
     _filas,
@@ -227,16 +227,7 @@ def test_entrega_que_tumba_dos_trabajadores(tmp_path, cluster):
     grupo = EjecutorDask(cluster.direccion)
     try:
         with sin_avisos_sqlalchemy():
-            resultados = calificacion._ejecutar(
-                grupo,
-                tareas,
-                ctx,
-                {(a, "m"): None for a in alumnos},
-                url,
-                {"m": {"c": [("c_prueba", 1.0)]}},
-                progreso=False,
-                funcion=matar_trabajador,
-            )
+            resultados = ejecutar_lote(grupo, tareas, ctx, url, matar_trabajador)
     finally:
         grupo.cerrar()
     assert time.monotonic() - inicio < LIMITE
