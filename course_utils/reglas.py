@@ -33,7 +33,9 @@ import ctypes
 import functools
 import importlib
 import inspect
+import os
 import sys
+import sysconfig
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -293,15 +295,36 @@ _TERCEROS = frozenset(
 _DEL_ALUMNO: dict[str, bool] = {}
 
 
+@functools.cache
+def _carpetas_bibliotecas() -> tuple[str, ...]:
+    """Carpetas de Python, de sus bibliotecas y del paquete del curso (con separador final)."""
+    rutas = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    rutas.update(p for p in sysconfig.get_paths().values() if p)
+    rutas.add(os.path.dirname(os.path.abspath(__file__)))
+    return tuple(os.path.join(os.path.realpath(r), "") for r in rutas)
+
+
 def _del_alumno(marco) -> bool:
-    """Cierto si el marco es código del alumno (una celda, un módulo suyo), no de una biblioteca."""
-    modulo = _modulo_de_marco(marco)
-    propio = _DEL_ALUMNO.get(modulo)
+    """Cierto si el marco es código del alumno (una celda, un módulo suyo), no de una biblioteca.
+
+    Lo decide el archivo del código: dentro de la instalación de Python o del curso es de una
+    biblioteca (también de una que no conozcamos, como ``typing_extensions``, que usa
+    ``sys._getframe`` al importarse). El código sin archivo (``exec``) se juzga por su módulo.
+    """
+    archivo = marco.f_code.co_filename
+    propio = _DEL_ALUMNO.get(archivo)
     if propio is None:
-        raiz = modulo.split(".")[0]
-        propio = raiz not in _TERCEROS and raiz not in sys.stdlib_module_names
-        _DEL_ALUMNO[modulo] = propio
+        if archivo.startswith("<"):
+            return _modulo_del_alumno(_modulo_de_marco(marco))
+        propio = not os.path.realpath(archivo).startswith(_carpetas_bibliotecas())
+        _DEL_ALUMNO[archivo] = propio
     return propio
+
+
+@functools.cache
+def _modulo_del_alumno(modulo: str) -> bool:
+    raiz = modulo.split(".")[0]
+    return raiz not in _TERCEROS and raiz not in sys.stdlib_module_names
 
 
 def _modulo_de_c(funcion: Any) -> str:
