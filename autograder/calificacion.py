@@ -69,6 +69,7 @@ from autograder.configuracion import (
     texto_visible,
 )
 from autograder.copias import incidencias_de_copia
+from autograder.demostraciones import fuentes_de_demostracion
 from autograder.ejecutores import Ejecutor, crear_ejecutor
 from autograder.ejecutores.local import PRECARGA  # noqa: F401 (compatibilidad)
 from autograder.ejecutores.local import EjecutorLocal as _Trabajadores  # noqa: F401
@@ -106,6 +107,7 @@ class Opciones:
     secreto: str | None = None  # None: CURSO_SECRETO o <trabajo>/secreto.txt (se crea)
     vigilar: bool = True  # vigilancia de integridad (False solo para medir su coste)
     cluster: str | None = None  # dirección de un planificador de Dask (tcp://HOST:8786)
+    saltar_demostraciones: bool = True  # False: ejecuta también las celdas de demostración
 
 
 @dataclass
@@ -127,6 +129,9 @@ class _Contexto:
     tiempo_cuaderno: int = 0  # 0: cpu_segundos
     secreto: str = ""  # secreto del curso para las variantes personales
     vigilar: bool = True
+    # módulo -> cuaderno -> código de sus celdas de demostración y de todas las de código
+    demostraciones: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    publicadas: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -232,6 +237,8 @@ def _config_tarea(ctx: _Contexto, privada: Path, tarea: Tarea):
     cfg.RestaurarCeldas.orden = ctx.orden.get(tarea.modulo, {})
     cfg.Execute.timeout = ctx.tiempo_celda
     cfg.EjecutarRobusto.tiempo_total = ctx.tiempo_cuaderno or ctx.cpu_segundos
+    cfg.EjecutarRobusto.demostraciones = ctx.demostraciones.get(tarea.modulo, {})
+    cfg.EjecutarRobusto.publicadas = ctx.publicadas.get(tarea.modulo, {})
     cfg.GestorNucleoAislado.aislar = ctx.aislar
     cfg.GestorNucleoAislado.memoria_mb = ctx.memoria_mb
     cfg.GestorNucleoAislado.cpu_segundos = ctx.cpu_segundos
@@ -658,14 +665,16 @@ def _volcar(gb, resultado: Resultado, celdas: dict[str, list[tuple[str, float]]]
         del sesion.commit
 
 
-def _leer_publicados(publicado: Path, modulos: list[str]) -> tuple[dict, dict]:
-    """De la versión del alumno: módulo -> cuaderno -> [(grade_id, puntos)] de las pruebas, y
-    módulo -> cuaderno -> [grade_id de todas las celdas de nbgrader], en su orden."""
+def _leer_publicados(publicado: Path, modulos: list[str]) -> tuple[dict, dict, dict, dict]:
+    """De la versión del alumno, por módulo y cuaderno: [(grade_id, puntos)] de las pruebas,
+    [grade_id de todas las celdas de nbgrader] en su orden, el código de las celdas de
+    demostración y el de todas las celdas de código."""
     import nbformat
 
-    celdas, orden = {}, {}
+    celdas, orden, demostraciones, publicadas = {}, {}, {}, {}
     for modulo in modulos:
         celdas[modulo], orden[modulo] = {}, {}
+        demostraciones[modulo], publicadas[modulo] = {}, {}
         for ruta in sorted((publicado / modulo).glob("*.ipynb")):
             nb = nbformat.read(ruta, as_version=4)
             metas = [c.metadata["nbgrader"] for c in nb.cells if "nbgrader" in c.metadata]
@@ -673,7 +682,9 @@ def _leer_publicados(publicado: Path, modulos: list[str]) -> tuple[dict, dict]:
                 (m["grade_id"], float(m["points"])) for m in metas if m.get("grade")
             ]
             orden[modulo][ruta.stem] = [m["grade_id"] for m in metas if "grade_id" in m]
-    return celdas, orden
+            demostraciones[modulo][ruta.stem] = sorted(fuentes_de_demostracion(nb))
+            publicadas[modulo][ruta.stem] = [c.source for c in nb.cells if c.cell_type == "code"]
+    return celdas, orden, demostraciones, publicadas
 
 
 def _copiar_plazos(db_url: str, plantilla_url: str, modulos: list[str]) -> None:
@@ -837,7 +848,9 @@ def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
                 _copiar_plazos(db_url, plantilla_url, usados)
             else:
                 publicado = plantilla / "notebooks"
-            celdas, orden_celdas = _leer_publicados(publicado, usados)
+            celdas, orden_celdas, demostraciones, publicadas = _leer_publicados(publicado, usados)
+            if not opciones.saltar_demostraciones:
+                demostraciones = {}
             if carpeta != (trabajo / "entregas").resolve():
                 _guardar_entregas(validas, trabajo / "entregas")
             ctx = _Contexto(
@@ -856,6 +869,8 @@ def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
                 tiempo_cuaderno=opciones.tiempo_cuaderno or 0,
                 secreto=secreto_del_curso(opciones.secreto, trabajo),
                 vigilar=opciones.vigilar,
+                demostraciones=demostraciones,
+                publicadas=publicadas,
             )
             # Primero las tareas con más código (reparto más equilibrado al final).
             coste = {m: _coste(raiz, m) for m in usados}

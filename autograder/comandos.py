@@ -159,6 +159,12 @@ def registrar(ordenes) -> None:
         "defecto se conservan su nota y su retroalimentación, así que repetir la orden tras "
         "interrumpirla sigue donde se quedó)",
     )
+    calificar.add_argument(
+        "--todas-las-celdas",
+        action="store_true",
+        help="ejecuta también las celdas de demostración (gráficas, medidas de tiempo, "
+        "entrenamientos de ejemplo), que por defecto se saltan porque no cuentan para la nota",
+    )
     calificar.set_defaults(funcion=_orden_calificar)
 
 
@@ -211,6 +217,7 @@ def _orden_calificar(args: argparse.Namespace) -> int:
         tiempo_cuaderno=args.tiempo_cuaderno,
         sin_limites=args.sin_limites,
         cluster=args.cluster,
+        saltar_demostraciones=not args.todas_las_celdas,
     )
     if args.sin_aislamiento:
         print(

@@ -14,7 +14,10 @@ aislado y con límites de :mod:`autograder.aislamiento` y, además:
   cuaderno con el número de celda (ver :func:`autograder.preprocesadores.incidencias`);
 - si el núcleo tiene la vigilancia de integridad (``GestorNucleoAislado.vigilar``), pide una
   verificación antes y después de cada celda de prueba (:mod:`course_utils.integridad`): lo que
-  haya cambiado se restaura, esa prueba vale 0 y se anota como «posible manipulación».
+  haya cambiado se restaura, esa prueba vale 0 y se anota como «posible manipulación»;
+- con ``demostraciones`` (el código de las celdas de demostración publicadas, por cuaderno),
+  salta las celdas de la entrega que :func:`autograder.demostraciones.celdas_a_saltar` da por
+  prescindibles: no cuentan para la nota y así el cuaderno cuesta menos.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async, run_sync
 from nbformat.notebooknode import from_dict
 from nbgrader import utils
-from traitlets import Integer
+from traitlets import Dict, Integer
 
 from autograder.aislamiento import EjecutarAislado, motivo_fallo
+from autograder.demostraciones import celdas_a_saltar
 from autograder.preprocesadores import anotar
 
 NOMBRE_NO_EJECUTADA = "CeldaNoEjecutada"
@@ -81,8 +85,23 @@ class EjecutarRobusto(EjecutarAislado):
         help="Segundos como máximo para todo el cuaderno (0: sin límite); al pasarlos, "
         "las celdas que faltan no se ejecutan.",
     ).tag(config=True)
+    demostraciones = Dict(
+        help="Cuaderno -> código de sus celdas de demostración publicadas (se saltan si nada "
+        "de lo que se ejecuta depende de ellas); vacío: se ejecuta todo.",
+    ).tag(config=True)
+    publicadas = Dict(
+        help="Cuaderno -> código de todas sus celdas de código publicadas (las demás son del "
+        "alumno).",
+    ).tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
+        cuaderno = ((resources or {}).get("nbgrader") or {}).get("notebook")
+        demostraciones = self.demostraciones.get(cuaderno)
+        self._saltar = (
+            celdas_a_saltar(nb, set(demostraciones), set(self.publicadas.get(cuaderno, [])))
+            if demostraciones
+            else set()
+        )
         self._motivo = None
         self._agotado = False
         self._por_cuaderno = False
@@ -199,6 +218,9 @@ class EjecutarRobusto(EjecutarAislado):
             self._abandonar(f"se agotó el tiempo total del cuaderno ({self.tiempo_total} s)")
         if self._motivo is not None:
             self._marcar_no_ejecutada(cell)
+            return cell, resources
+        if index in self._saltar:
+            cell.outputs, cell.execution_count = [], None
             return cell, resources
         if utils.is_grade(cell):
             # Una etiqueta «skip-execution» no puede librar a una prueba de ejecutarse.

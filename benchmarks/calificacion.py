@@ -8,7 +8,11 @@ módulos, de dos maneras y en la misma máquina:
 2. ``curso calificar`` con los trabajadores por defecto (tantos como núcleos), incluida la
    retroalimentación, los CSV y el aislamiento (salvo ``--sin-aislamiento``);
 3. lo mismo sin la vigilancia de integridad (:mod:`course_utils.integridad`), para medir su
-   coste.
+   coste;
+4. lo mismo con ``--todas-las-celdas`` (sin saltar las celdas de demostración), para medir lo
+   que ahorra saltarlas;
+5. ``curso calificar`` con un trabajador en un solo núcleo (afinidad a una CPU): segundos por
+   cuaderno de los módulos 1 a 5.
 
 Con ``--clase sintetica`` las entregas son una clase realista (:func:`clase_sintetica`:
 correctas, a medias, en blanco, con una celda que agota el tiempo y una que hace caer su
@@ -120,9 +124,15 @@ def clase_sintetica(carpeta: Path, modulos: list[str], alumnos: int) -> dict[str
     return tipos
 
 
-def _ejecutar(orden: list[str], cwd: Path, env: dict | None = None) -> float:
+def _ejecutar(
+    orden: list[str], cwd: Path, env: dict | None = None, cpus: set[int] | None = None
+) -> float:
+    """Segundos de reloj de ``orden`` (con ``cpus``, fijada a esas CPU, y sus hijos también)."""
+    fijar = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
     inicio = time.perf_counter()
-    proceso = subprocess.run(orden, cwd=cwd, env=env, capture_output=True, text=True)
+    proceso = subprocess.run(
+        orden, cwd=cwd, env=env, capture_output=True, text=True, preexec_fn=fijar
+    )
     segundos = time.perf_counter() - inicio
     if proceso.returncode != 0:
         print(proceso.stdout[-3000:], proceso.stderr[-3000:], sep="\n", file=sys.stderr)
@@ -187,6 +197,7 @@ def curso_calificar(
     vigilar: bool = True,
     nombre: str | None = None,
     extra: list[str] | None = None,
+    cpus: set[int] | None = None,
 ):
     """Tiempo total de ``curso calificar`` y segundos de cada tarea (de resumen.csv)."""
     trabajo = base / (nombre or ("curso" if vigilar else "curso_sin_vigilancia"))
@@ -200,7 +211,7 @@ def curso_calificar(
     else:
         orden = [sys.executable, "-c", _SIN_VIGILANCIA, str(entregas), str(trabajo)]
         orden += [str(trabajadores), "1" if aislar else "0"]
-    total = _ejecutar(orden, RAIZ, _entorno(base))
+    total = _ejecutar(orden, RAIZ, _entorno(base), cpus)
     with (trabajo / "resumen.csv").open(encoding="utf-8") as archivo:
         filas = list(csv.DictReader(archivo))
     return total, filas
@@ -358,6 +369,18 @@ def main(argv=None) -> int:
         total_sin, _ = curso_calificar(
             base, entregas, args.trabajadores, not args.sin_aislamiento, vigilar=False
         )
+        total_todas, _ = curso_calificar(
+            base,
+            entregas,
+            args.trabajadores,
+            not args.sin_aislamiento,
+            nombre="curso_todas_las_celdas",
+            extra=["--todas-las-celdas"],
+        )
+        cpu = min(os.sched_getaffinity(0))
+        total_uno, filas_uno = curso_calificar(
+            base, entregas, 1, not args.sin_aislamiento, nombre="curso_un_nucleo", cpus={cpu}
+        )
     total_serie = sum(serie.values())
     incompletas = [f for f in filas if f["puntos"] != f["máximo"]]
     print()
@@ -379,6 +402,18 @@ def main(argv=None) -> int:
         f"curso calificar sin vigilancia de integridad: {total_sin:.1f} s; la vigilancia "
         f"cuesta {100 * (total_curso / total_sin - 1):+.1f} %"
     )
+    print(
+        f"curso calificar con --todas-las-celdas: {total_todas:.1f} s; saltar las "
+        f"demostraciones ahorra {100 * (1 - total_curso / total_todas):.1f} %"
+    )
+    basicos = [f for f in filas_uno if not f["módulo"].startswith("06")]
+    por_tarea = sum(float(f["segundos"]) for f in basicos) / max(1, len(basicos))
+    print(
+        f"un núcleo (1 trabajador, CPU {cpu}): {total_uno:.1f} s en total "
+        f"({total_uno / cuadernos:.2f} s/cuaderno con el arranque de la orden); "
+        f"módulos 1 a 5: {por_tarea:.2f} s por cuaderno (tiempo de cada tarea)"
+    )
+    incompletas += [f for f in filas_uno if f["puntos"] != f["máximo"]]
     if incompletas:
         print(f"AVISO: {len(incompletas)} cuaderno(s) sin la nota máxima en curso calificar.")
     return 0

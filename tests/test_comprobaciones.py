@@ -689,3 +689,28 @@ def test_traceback_en_jupyter_sin_detalles_internos(tmp_path):
     assert [(o.output_type, o.get("name")) for o in ultima] == [("stream", "stdout")]
     assert ultima[0].text == "✔ ¡Correcto! La función ruidosa supera el caso.\n"
     assert not any(o.get("name") == "stderr" for c in cuaderno.cells for o in c.outputs)
+
+
+def test_introspeccion_de_una_biblioteca_no_es_del_alumno(tmp_path, monkeypatch):
+    """Una biblioteca instalada que no conocemos puede usar ``sys._getframe`` (typing_extensions
+    lo hace al crear un TypeVar, p. ej. al importarse de forma perezosa dentro de la función del
+    alumno): no es una trampa. El mismo código en un módulo del alumno, sí."""
+    import importlib
+
+    import typing_extensions
+
+    from course_utils import ejecutar_alumno
+    from course_utils.reglas import ErrorRegla
+
+    def honesta():
+        return typing_extensions.TypeVar("T").__name__
+
+    assert ejecutar_alumno(honesta, ejercicio="m02_a_mano") == "T"
+    (tmp_path / "mis_ayudas_pila.py").write_text(
+        "import sys\n\ndef marco():\n    return sys._getframe(1).f_globals\n", encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    propio = importlib.import_module("mis_ayudas_pila")
+    monkeypatch.delitem(sys.modules, "mis_ayudas_pila")
+    with pytest.raises(ErrorRegla, match="inspeccionar la pila"):
+        ejecutar_alumno(lambda: propio.marco(), ejercicio="m02_a_mano")
