@@ -33,6 +33,7 @@ import ctypes
 import functools
 import importlib
 import inspect
+import linecache
 import os
 import sys
 import sysconfig
@@ -69,13 +70,16 @@ class Operacion:
     operación se reconoce por los nombres de las funciones de PyTorch que ve el modo
     (``torch``; ``"*"`` es cualquiera), por rutas ``"módulo:atributo"`` de funciones de Python
     o de C (``rutas``, vistas por el perfilador a cualquier profundidad) y por prefijos de módulo
-    de las funciones a las que llama directamente el código del alumno (``modulos``).
+    de las funciones a las que llama directamente el código del alumno (``modulos``). Los nombres
+    de ``torch`` que están también en ``de_entrada`` solo cuentan si operan sobre una matriz que
+    recibió la función (o una proporcional): ``A.T`` sí, la traspuesta de otra matriz no.
     """
 
     texto: str
     torch: frozenset[str] = frozenset()
     rutas: tuple[str, ...] = ()
     modulos: tuple[str, ...] = ()
+    de_entrada: frozenset[str] = frozenset()
 
 
 _SOLUCION_DIRECTA_TORCH = frozenset(
@@ -100,6 +104,24 @@ _SOLUCION_DIRECTA_RUTAS = tuple(
         "cho_solve", "cho_factor", "solve_banded", "svd", "qr", "lu", "cholesky", "eig", "eigh",
     )
 ) + ("numpy:polyfit", "numpy.polynomial.polynomial:polyfit", "torch.functional:lu")  # fmt: skip
+
+_AUTOGRAD_RUTAS = (
+    tuple(
+        f"torch.autograd.functional:{n}"
+        for n in ("jacobian", "hessian", "vjp", "jvp", "vhp", "hvp")
+    )
+    + tuple(f"torch.func:{n}" for n in ("grad", "grad_and_value", "vjp", "jvp", "jacrev"))
+    + ("torch.func:jacfwd", "torch.func:hessian", "torch.autograd:backward")
+)
+# El gradiente de ½‖AW − I‖² o ½‖Bv − c‖² es Aᵀ(AW − I) o Bᵀ(Bv − c): todo descenso por gradiente
+# usa autograd o multiplica por la traspuesta de la matriz que recibe (`A.T`, `A.mT`, `A.t()`,
+# `transpose`, `einsum`, `r @ B`…). La eliminación gaussiana, la regla de Cramer o las potencias
+# de A no la usan. Los nombres con punto son propiedades (el modo ve `__get__`); «vector@matriz»
+# es `matmul` con un vector a la izquierda (r @ B = Bᵀr).
+_TRASPUESTA = frozenset(
+    {".T", ".mT", ".H", ".mH", "t", "t_", "transpose", "transpose_", "swapaxes", "swapdims",
+     "permute", "adjoint", "einsum", "tensordot", "vector@matriz"}
+)  # fmt: skip
 
 #: Vocabulario de operaciones de las reglas.
 OPERACIONES: dict[str, Operacion] = {
@@ -141,13 +163,17 @@ OPERACIONES: dict[str, Operacion] = {
     "autograd": Operacion(
         "`backward()`, `torch.autograd.grad`",
         torch=frozenset({"backward", "grad"}),
-        rutas=tuple(
-            f"torch.autograd.functional:{n}"
-            for n in ("jacobian", "hessian", "vjp", "jvp", "vhp", "hvp")
-        )
-        + tuple(f"torch.func:{n}" for n in ("grad", "grad_and_value", "vjp", "jvp", "jacrev"))
-        + ("torch.func:jacfwd", "torch.func:hessian", "torch.autograd:backward"),
+        rutas=_AUTOGRAD_RUTAS,
     ),
+    "gradiente": Operacion(
+        "el gradiente de la pérdida (con `backward()`, `torch.autograd.grad` o la fórmula con "
+        "la traspuesta, `.T`)",
+        torch=frozenset({"backward", "grad"}) | _TRASPUESTA,
+        rutas=_AUTOGRAD_RUTAS,
+        de_entrada=_TRASPUESTA,
+    ),
+    # Se vigila con las líneas ejecutadas, no con nombres: ver _Vigilancia.traza.
+    "bucles": Operacion("bucles (`for`, `while` o comprensiones) que recorran los puntos"),
     "ayudas_gradiente": Operacion(
         "`cu.gradiente_numerico`, `cu.gradiente_autograd`",
         rutas=(
@@ -183,7 +209,7 @@ class Regla:
 #: aparecen aquí no tienen reglas (su enunciado lo dice).
 REGLAS: dict[str, Regla] = {
     "m01_formas": Regla(prohibidas=("torch", "numpy")),
-    "m01_distancias": Regla(prohibidas=("cdist",)),
+    "m01_distancias": Regla(prohibidas=("cdist", "bucles")),
     "m02_a_mano": Regla(prohibidas=("autograd", "ayudas_gradiente")),
     "m02_autograd": Regla(prohibidas=("ayudas_gradiente",), requeridas=("backward",)),
     "m02_numericas": Regla(prohibidas=("autograd", "ayudas_gradiente")),
@@ -198,9 +224,9 @@ REGLAS: dict[str, Regla] = {
         requeridas=("nn.Linear", "nn.MSELoss", "optim.SGD", "backward"),
     ),
     "m04_gradiente_inversa": Regla(prohibidas=("autograd", "solucion_directa")),
-    "m04_invertir_por_descenso": Regla(prohibidas=("solucion_directa",)),
-    "m05_resolver_sistema": Regla(prohibidas=("solucion_directa",)),
-    "m05_resolver_por_descenso": Regla(prohibidas=("solucion_directa",)),
+    "m04_invertir_por_descenso": Regla(prohibidas=("solucion_directa",), requeridas=("gradiente",)),
+    "m05_resolver_sistema": Regla(prohibidas=("solucion_directa",), requeridas=("gradiente",)),
+    "m05_resolver_por_descenso": Regla(prohibidas=("solucion_directa",), requeridas=("gradiente",)),
     "m06_softmax": Regla(prohibidas=("softmax", "log_softmax", "logsumexp", "cross_entropy")),
     "m06_entropia_cruzada": Regla(
         prohibidas=("softmax", "log_softmax", "logsumexp", "cross_entropy")
@@ -345,10 +371,13 @@ class _Vigilancia:
     violaciones: list[str] = field(default_factory=list)
     vistos: set[str] = field(default_factory=set)
     parar: bool = False
+    entradas: tuple[torch.Tensor, ...] = ()  # matrices que recibió la función del alumno
 
     def __post_init__(self):
         self.torch_prohibidos: dict[str, str] = {}
         self.torch_requeridos: dict[str, str] = {}
+        self.de_entrada: set[str] = set()
+        self.lineas: dict[tuple[Any, int], int] = {}  # (código, línea) -> veces, con "bucles"
         self.codigos: dict[Any, tuple[str, str]] = {}  # código -> (clave, nombre)
         self.funciones_c: dict[int, tuple[str, str, Any]] = {}
         self.modulos_alumno = [(m, "introspeccion") for m in _MODULOS_INTROSPECCION]
@@ -364,6 +393,7 @@ class _Vigilancia:
             operacion = OPERACIONES[clave]
             for nombre in operacion.torch:
                 self.torch_requeridos[nombre] = clave
+            self.de_entrada |= operacion.de_entrada
             self._registrar_rutas(operacion.rutas, "+" + clave)
         self._registrar_rutas(_INTROSPECCION_SIEMPRE, "introspeccion")
         self.introspeccion: dict[int, tuple[str, Any]] = {}
@@ -401,6 +431,8 @@ class _Vigilancia:
             mensaje = f"tu función no puede crear hilos ni procesos ({nombre})"
         elif clave == "referencia":
             mensaje = f"tu función no puede llamar a la referencia de la comprobación ({nombre})"
+        elif clave == "bucles":
+            mensaje = nombre
         else:
             mensaje = f"no puedes usar {OPERACIONES[clave].texto} (has llamado a {nombre})"
         self.violaciones.append(mensaje)
@@ -408,14 +440,51 @@ class _Vigilancia:
 
     def torch_llamada(self, func, args, kwargs) -> None:
         nombre = getattr(func, "__name__", "")
-        if nombre in self.torch_requeridos:
-            self.vistos.add(self.torch_requeridos[nombre])
+        requerido = _nombre_requerido(nombre, func, args)
+        obligatoria = self.torch_requeridos.get(requerido)
+        if obligatoria is not None and obligatoria not in self.vistos:  # basta verla una vez
+            if requerido not in self.de_entrada or self._sobre_entrada(requerido, args):
+                self.vistos.add(obligatoria)
         clave = self.torch_prohibidos.get(nombre) or self.torch_prohibidos.get("*")
         if clave is None and nombre in ("linalg_matrix_power", "matrix_power"):
             if "solucion_directa" in self.regla.prohibidas and _exponente(args, kwargs) < 0:
                 clave = "solucion_directa"
         if clave is not None and nombre != "__get__":
             self.anotar(clave, _nombre_torch(func))
+
+    def _sobre_entrada(self, nombre: str, args) -> bool:
+        """La operación usa una de las matrices que recibió la función (o una proporcional)."""
+        if nombre == "vector@matriz":
+            operandos = args[1:2]
+        elif nombre == "einsum":
+            operandos = (
+                args[1] if len(args) == 2 and isinstance(args[1], list | tuple) else args[1:]
+            )
+        else:
+            operandos = args[:2] if nombre == "tensordot" else args[:1]
+        return any(_proporcionales(x, e) for x in operandos for e in self.entradas)
+
+    def traza(self, marco, evento: str, arg):
+        """Traza de ``sys.settrace`` (solo con la regla «bucles»): cuenta las veces que se ejecuta
+        cada línea del código del alumno. Sin bucles, cada línea se ejecuta unas pocas veces
+        sea cual sea el tamaño de los datos; un bucle sobre los puntos repite su cuerpo."""
+        if evento != "call" or marco.f_globals is _GLOBALES or not _del_alumno(marco):
+            return None
+        return self._linea
+
+    def _linea(self, marco, evento: str, arg):
+        if evento == "line":
+            clave = (marco.f_code, marco.f_lineno)
+            veces = self.lineas[clave] = self.lineas.get(clave, 0) + 1
+            if veces == _REPETICIONES_BUCLE:
+                texto = linecache.getline(marco.f_code.co_filename, marco.f_lineno).strip()
+                texto = f" («{texto[:60]}»)" if texto else ""
+                self.anotar(
+                    "bucles",
+                    f"tu función ejecuta {veces} veces o más una misma línea{texto}: recorre los "
+                    "puntos con un bucle; calcula todas las distancias a la vez con *broadcasting*",
+                )
+        return self._linea
 
     def perfil(self, marco, evento: str, arg) -> None:
         if self.parar:
@@ -449,6 +518,33 @@ class _Vigilancia:
         for prefijo, clave in self.modulos_alumno:
             if modulo == prefijo or modulo.startswith(prefijo + "."):
                 self.anotar(clave, f"{modulo}.{nombre}")
+
+
+#: Veces que puede ejecutarse una misma línea del alumno con la regla «bucles». Las pruebas usan
+#: al menos 40 puntos y como mucho 10 coordenadas: un bucle (o una comprensión) sobre las
+#: coordenadas o las dimensiones no llega; uno sobre los puntos, sí.
+_REPETICIONES_BUCLE = 16
+
+
+def _nombre_requerido(nombre: str, func, args) -> str:
+    """Nombre con el que se busca una llamada entre las obligatorias (ver ``_TRASPUESTA``)."""
+    if nombre == "__get__":
+        return "." + getattr(getattr(func, "__self__", None), "__name__", "")
+    if nombre in ("matmul", "__matmul__", "__rmatmul__") and len(args) >= 2:
+        izquierda, derecha = (args[1], args[0]) if nombre == "__rmatmul__" else args[:2]
+        if getattr(izquierda, "ndim", None) == 1 and getattr(derecha, "ndim", None) == 2:
+            return "vector@matriz"
+    return nombre
+
+
+def _proporcionales(x: Any, entrada: torch.Tensor) -> bool:
+    """``x`` es un tensor de la forma de ``entrada`` y proporcional a ella (α·entrada, α ≠ 0)."""
+    if not isinstance(x, torch.Tensor) or x.shape != entrada.shape or x.is_complex():
+        return False
+    a = x.detach().to("cpu", torch.float64).flatten()
+    b = entrada.detach().to("cpu", torch.float64).flatten()
+    normas = torch.linalg.vector_norm(a) * torch.linalg.vector_norm(b)
+    return bool(normas > 0) and bool(torch.abs(a @ b) >= (1 - 1e-9) * normas)
 
 
 def _exponente(args, kwargs) -> int:
@@ -485,6 +581,8 @@ class _Modo(TorchFunctionMode):
         self.vigilancia = vigilancia
         nombres = {*vigilancia.torch_prohibidos, *vigilancia.torch_requeridos}
         # Solo se examinan las llamadas que pueden importar (None: todas).
+        if vigilancia.de_entrada:  # `A.T` llega como `__get__`; `r @ B`, como `matmul`
+            nombres |= {"__get__", "matmul", "__matmul__", "__rmatmul__"}
         self.nombres = None if "*" in nombres else nombres | {"linalg_matrix_power", "matrix_power"}
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -549,19 +647,26 @@ def ejecutar_vigilado(
     >>> ejecutar_vigilado(lambda a, b: a + b, (2, 3))
     5
     """
-    vigilancia = _Vigilancia(ejercicio, regla_de(ejercicio), tuple(prohibir))
+    entradas = tuple(
+        x for x in (*args, *(kwargs or {}).values()) if isinstance(x, torch.Tensor) and x.ndim == 2
+    )
+    vigilancia = _Vigilancia(ejercicio, regla_de(ejercicio), tuple(prohibir), entradas=entradas)
     resultado: dict[str, Any] = {}
     con_gradiente = torch.is_grad_enabled()
+    contar_lineas = "bucles" in vigilancia.regla.prohibidas
 
     def correr():
         torch.set_grad_enabled(con_gradiente)
         try:
             with _Modo(vigilancia):
+                if contar_lineas:
+                    sys.settrace(vigilancia.traza)
                 sys.setprofile(vigilancia.perfil)
                 try:
                     resultado["valor"] = funcion(*args, **(kwargs or {}))
                 finally:
                     sys.setprofile(None)
+                    sys.settrace(None)
         except BaseException as error:  # se relanza en el hilo que llama
             resultado["error"] = error
 

@@ -421,3 +421,268 @@ def test_el_codigo_de_las_pruebas_no_esta_al_alcance(tmp_path):
     ]
     resultado = _ejecutar_en_ipython(celdas)
     assert resultado["prueba"]["error"] is None and resultado["despues"]["error"] is None
+
+
+# --- El descenso por gradiente tiene que calcular el gradiente ----------------------------------
+
+A4 = (
+    3 * torch.eye(5, dtype=torch.float64)
+    + torch.randn(5, 5, generator=torch.Generator().manual_seed(44), dtype=torch.float64) / 3
+)
+B5 = torch.randn(12, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+C5 = torch.randn(12, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+
+
+def _descenso_formula(A, tol=1e-6, max_iter=100_000):
+    Id = torch.eye(A.shape[0], dtype=A.dtype)
+    eta = 1 / torch.linalg.matrix_norm(A, ord=2) ** 2
+    W = torch.zeros_like(A)
+    residuos = [torch.linalg.matrix_norm(A @ W - Id).item()]
+    for _ in range(max_iter):
+        if residuos[-1] <= tol:
+            break
+        W = W - eta * (A.T @ (A @ W - Id))
+        residuos.append(torch.linalg.matrix_norm(A @ W - Id).item())
+    return W, residuos
+
+
+def _con_optimizador(crear, pasos=None):
+    """Variante honrada con torch.optim y autograd (pasos: iteraciones fijas, sin tolerancia)."""
+
+    def invertir(A, tol=1e-6, max_iter=100_000):
+        Id = torch.eye(A.shape[0], dtype=A.dtype)
+        W = torch.zeros_like(A).requires_grad_(True)
+        optimizador = crear([W], torch.linalg.matrix_norm(A, ord=2).item())
+
+        def closure():
+            optimizador.zero_grad()
+            perdida = 0.5 * torch.linalg.matrix_norm(A @ W - Id) ** 2
+            perdida.backward()
+            return perdida
+
+        residuos = [A.shape[0] ** 0.5]
+        for _ in range(pasos or max_iter):
+            if residuos[-1] <= tol:
+                break
+            optimizador.step(closure)
+            with torch.no_grad():
+                residuos.append(torch.linalg.matrix_norm(A @ W - Id).item())
+        return W.detach(), residuos
+
+    return invertir
+
+
+def _autograd_a_mano(A, tol=1e-6, max_iter=100_000):
+    Id = torch.eye(A.shape[0], dtype=A.dtype)
+    eta = 1 / torch.linalg.matrix_norm(A, ord=2).item() ** 2
+    W = torch.zeros_like(A, requires_grad=True)
+    for _ in range(max_iter):
+        residuo = torch.linalg.matrix_norm(A @ W - Id)
+        if residuo.item() <= tol:
+            break
+        (g,) = torch.autograd.grad(0.5 * residuo**2, W)
+        with torch.no_grad():
+            W -= eta * g
+    return W.detach(), []
+
+
+def _traspuesta_guardada(A, tol=1e-6, max_iter=100_000):
+    At = A.clone().t().contiguous()  # una copia contigua de Aᵀ, calculada una vez
+    Id = torch.eye(A.shape[0], dtype=A.dtype)
+    W = torch.zeros_like(A)
+    for _ in range(200):
+        W = W - 0.05 * torch.mm(At, A @ W - Id)
+    return W, []
+
+
+def _einsum(A, tol=1e-6, max_iter=100_000):
+    W = torch.zeros_like(A)
+    for _ in range(200):
+        W = W - 0.05 * torch.einsum("ji,jk->ik", A, A @ W - torch.eye(len(A), dtype=A.dtype))
+    return W, []
+
+
+INVERSAS_HONRADAS = {
+    "fórmula": _descenso_formula,
+    "autograd.grad": _autograd_a_mano,
+    "traspuesta guardada": _traspuesta_guardada,
+    "einsum": _einsum,
+    "SGD": _con_optimizador(lambda p, s: torch.optim.SGD(p, lr=1 / s**2)),
+    "momento": _con_optimizador(lambda p, s: torch.optim.SGD(p, lr=1 / s**2, momentum=0.5)),
+    "Nesterov": _con_optimizador(
+        lambda p, s: torch.optim.SGD(p, lr=1 / s**2, momentum=0.5, nesterov=True)
+    ),
+    "Adam": _con_optimizador(lambda p, s: torch.optim.Adam(p, lr=0.05), pasos=50),
+    "L-BFGS de la sección 7": _con_optimizador(
+        lambda p, s: torch.optim.LBFGS(
+            p, max_iter=1, max_eval=25, line_search_fn="strong_wolfe", tolerance_change=0
+        )
+    ),
+    "L-BFGS por defecto": _con_optimizador(
+        lambda p, s: torch.optim.LBFGS(p, line_search_fn="strong_wolfe"), pasos=5
+    ),
+}
+
+
+@pytest.mark.parametrize("nombre", sorted(INVERSAS_HONRADAS))
+def test_descensos_honrados_cumplen_la_regla(nombre):
+    W, _ = ejecutar_vigilado(
+        INVERSAS_HONRADAS[nombre],
+        (A4.clone(),),
+        {"tol": 1e-6},
+        ejercicio="m04_invertir_por_descenso",
+    )
+    if nombre != "Adam":  # Adam en 50 pasos no llega, pero no hace trampa
+        assert torch.allclose(A4 @ W, torch.eye(5, dtype=torch.float64), atol=1e-3)
+
+
+def _gauss_jordan(A, tol=1e-6, max_iter=100_000):
+    """Eliminación gaussiana con pivote, a mano: ni una función prohibida."""
+    n = A.shape[0]
+    M = torch.cat([A.clone(), torch.eye(n, dtype=A.dtype)], dim=1)
+    for k in range(n):
+        p = int(torch.argmax(M[k:, k].abs())) + k
+        M[[k, p]] = M[[p, k]]
+        M[k] = M[k] / M[k, k]
+        for i in range(n):
+            if i != k:
+                M[i] = M[i] - M[i, k] * M[k]
+    return M[:, n:], [n**0.5, 0.0]
+
+
+def _adjunta(A, tol=1e-6, max_iter=100_000):
+    """Inversa por la matriz adjunta: traspone los cofactores, no A."""
+    n = A.shape[0]
+    cofactores = torch.empty_like(A)
+    for i in range(n):
+        for j in range(n):
+            menor = torch.cat(
+                [torch.cat([A[:i], A[i + 1 :]])[:, :j], A[:, j + 1 :][torch.arange(n) != i]], dim=1
+            )
+            cofactores[i, j] = (-1) ** (i + j) * torch.linalg.det(menor)
+    return cofactores.T / torch.linalg.det(A), [n**0.5, 0.0]
+
+
+def _cramer(B, c, tol=1e-6):
+    """Regla de Cramer: determinantes, sin gradiente."""
+    v = torch.empty(B.shape[1], dtype=B.dtype)
+    for i in range(B.shape[1]):
+        Bi = B.clone()
+        Bi[:, i] = c
+        v[i] = torch.linalg.det(Bi) / torch.linalg.det(B)
+    return v
+
+
+def test_soluciones_directas_a_mano_no_cumplen_la_regla():
+    for funcion in (_gauss_jordan, _adjunta):
+        with pytest.raises(ErrorRegla, match="no usa el gradiente de la pérdida"):
+            ejecutar_vigilado(funcion, (A4.clone(),), ejercicio="m04_invertir_por_descenso")
+    with pytest.raises(ErrorRegla, match="no usa el gradiente de la pérdida"):
+        ejecutar_vigilado(_cramer, (A4.clone(), C5[:5]), ejercicio="m05_resolver_sistema")
+    # Una traspuesta que no es la de la matriz recibida tampoco cuenta.
+    with pytest.raises(ErrorRegla, match="`.T`"):
+        ejecutar_vigilado(
+            lambda A: (_gauss_jordan(A)[0].T.T, torch.eye(3).T),
+            (A4,),
+            ejercicio="m04_invertir_por_descenso",
+        )
+
+
+def test_sistemas_honrados_cumplen_la_regla():
+    def vector_por_matriz(B, c, tol=1e-8, max_iter=100_000):
+        eta = 1 / torch.linalg.matrix_norm(B, ord=2).item() ** 2
+        v = torch.zeros(B.shape[1], dtype=B.dtype)
+        normas = [torch.linalg.vector_norm((B @ v - c) @ B).item()]
+        while normas[-1] > tol and len(normas) <= max_iter:
+            v = v - eta * ((B @ v - c) @ B)  # (Bv − c)ᵀB = (Bᵀ(Bv − c))ᵀ, sin .T
+            normas.append(torch.linalg.vector_norm((B @ v - c) @ B).item())
+        return v, normas
+
+    def gram(B, c, tol=1e-8, max_iter=100_000):
+        G, b = B.mT @ B, B.mT @ c  # precalculados una sola vez
+        eta = 1 / torch.linalg.matrix_norm(B, ord=2).item() ** 2
+        v = torch.zeros(B.shape[1], dtype=B.dtype)
+        normas = [torch.linalg.vector_norm(b).item()]
+        while normas[-1] > tol and len(normas) <= max_iter:
+            v = v - eta * (G @ v - b)
+            normas.append(torch.linalg.vector_norm(G @ v - b).item())
+        return v, normas
+
+    def funcional(B, c, tol=1e-8, max_iter=100_000):
+        gradiente = torch.func.grad(lambda v: 0.5 * ((B @ v - c) ** 2).sum())
+        v = torch.zeros(B.shape[1], dtype=B.dtype)
+        for _ in range(3):
+            v = v - 0.01 * gradiente(v)
+        return v, []
+
+    for funcion in (vector_por_matriz, gram, funcional):
+        v, _ = ejecutar_vigilado(funcion, (B5, C5), ejercicio="m05_resolver_por_descenso")
+        if funcion is not funcional:
+            exacta = torch.linalg.lstsq(B5, C5.unsqueeze(1)).solution.squeeze(1)
+            assert torch.allclose(v, exacta, atol=1e-6)
+
+
+# --- Distancias sin bucles ------------------------------------------------------------------------
+
+PUNTOS_A = torch.randn(40, 3, generator=torch.Generator().manual_seed(1))
+PUNTOS_B = torch.randn(30, 3, generator=torch.Generator().manual_seed(2))
+
+
+def _lista_de_listas(a, b):
+    D = []
+    for x in a.tolist():
+        fila = []
+        for y in b.tolist():
+            fila.append(sum((p - q) ** 2 for p, q in zip(x, y, strict=True)))
+        D.append(fila)
+    return torch.tensor(D, dtype=a.dtype)
+
+
+def _mientras(a, b):
+    D, i = torch.zeros(a.shape[0], b.shape[0], dtype=a.dtype), 0
+    while i < a.shape[0]:
+        D[i] = ((a[i] - b) ** 2).sum(dim=1)
+        i += 1
+    return D
+
+
+def _fila(x, b):
+    return ((x - b) ** 2).sum(dim=1)
+
+
+DISTANCIAS_CON_BUCLES = {
+    "for sobre las filas": lambda a, b: torch.stack([((x - b) ** 2).sum(1) for x in a]),
+    "for sobre las columnas de b": lambda a, b: torch.stack(
+        [((a - y) ** 2).sum(1) for y in b], dim=1
+    ),
+    "listas de Python": _lista_de_listas,
+    "while": _mientras,
+    "map con una función": lambda a, b: torch.stack(list(map(lambda x: _fila(x, b), a))),
+}
+DISTANCIAS_SIN_BUCLES = {
+    "broadcasting": lambda a, b: ((a[:, None, :] - b[None, :, :]) ** 2).sum(dim=-1),
+    "unsqueeze": lambda a, b: ((a.unsqueeze(1) - b.unsqueeze(0)) ** 2).sum(-1),
+    "‖a‖² + ‖b‖² − 2abᵀ": lambda a, b: (a**2).sum(1, keepdim=True) + (b**2).sum(1) - 2 * a @ b.T,
+    # Una comprensión sobre las d coordenadas (3 aquí, 10 como mucho en las pruebas) no recorre
+    # los puntos.
+    "suma por coordenadas": lambda a, b: sum(
+        (a[:, None, k] - b[None, :, k]) ** 2 for k in range(a.shape[1])
+    ),
+    "vmap": lambda a, b: torch.vmap(lambda x: ((x - b) ** 2).sum(1))(a),
+}
+
+
+@pytest.mark.parametrize("nombre", sorted(DISTANCIAS_CON_BUCLES))
+def test_distancias_con_bucles_no_puntuan(nombre):
+    with pytest.raises(ErrorRegla, match="recorre los puntos con un bucle"):
+        ejecutar_vigilado(
+            DISTANCIAS_CON_BUCLES[nombre], (PUNTOS_A, PUNTOS_B), ejercicio="m01_distancias"
+        )
+
+
+@pytest.mark.parametrize("nombre", sorted(DISTANCIAS_SIN_BUCLES))
+def test_distancias_sin_bucles_puntuan(nombre):
+    D = ejecutar_vigilado(
+        DISTANCIAS_SIN_BUCLES[nombre], (PUNTOS_A, PUNTOS_B), ejercicio="m01_distancias"
+    )
+    assert torch.allclose(D, torch.cdist(PUNTOS_A, PUNTOS_B) ** 2, atol=1e-4)
