@@ -686,3 +686,95 @@ def test_distancias_sin_bucles_puntuan(nombre):
         DISTANCIAS_SIN_BUCLES[nombre], (PUNTOS_A, PUNTOS_B), ejercicio="m01_distancias"
     )
     assert torch.allclose(D, torch.cdist(PUNTOS_A, PUNTOS_B) ** 2, atol=1e-4)
+
+
+# --- Copias con las variables renombradas ---------------------------------------------------------
+
+_RESPUESTA_COPIADA = '''
+def resolver_por_descenso(B, c, tol=1e-8, max_iter=100_000):
+    """Resuelve Bv = c por descenso por gradiente."""
+    s = torch.linalg.svdvals(B)
+    eta = 1 / s[0].item() ** 2
+    v = torch.zeros(B.shape[1], dtype=B.dtype)
+    normas = [torch.linalg.vector_norm(B.T @ (B @ v - c)).item()]
+    for _ in range(max_iter):
+        if normas[-1] <= tol:
+            break
+        gradiente = B.T @ (B @ v - c)
+        v = v - eta * gradiente
+        normas.append(torch.linalg.vector_norm(B.T @ (B @ v - c)).item())
+    return v, normas
+'''
+# La misma respuesta con otros nombres (también los parámetros), otro docstring y comentarios.
+_RESPUESTA_RENOMBRADA = '''
+def resolver_por_descenso(M, y, tolerancia=1e-8, iteraciones=100_000):
+    """Mi versión."""
+    sv = torch.linalg.svdvals(M)  # valores singulares
+    paso = 1 / sv[0].item() ** 2
+    x = torch.zeros(M.shape[1], dtype=M.dtype)
+    historial = [torch.linalg.vector_norm(M.T @ (M @ x - y)).item()]
+    for i in range(iteraciones):
+        if historial[-1] <= tolerancia:
+            break
+        g = M.T @ (M @ x - y)
+        x = x - paso * g
+        historial.append(torch.linalg.vector_norm(M.T @ (M @ x - y)).item())
+    return x, historial
+'''
+
+
+def _entrega(*respuestas):
+    import nbformat
+
+    celdas = [nbformat.v4.new_code_cell(r) for r in respuestas]
+    for celda in celdas:
+        celda.metadata["nbgrader"] = {"solution": True}
+    return nbformat.v4.new_notebook(cells=celdas)
+
+
+def test_copia_con_las_variables_renombradas():
+    from autograder.copias import huella_respuestas, incidencias_de_copia
+
+    original, renombrada = _entrega(_RESPUESTA_COPIADA), _entrega(_RESPUESTA_RENOMBRADA)
+    assert huella_respuestas(original) != huella_respuestas(renombrada)
+    assert huella_respuestas(original, sin_nombres=True) == huella_respuestas(
+        renombrada, sin_nombres=True
+    )
+    avisos = incidencias_de_copia(
+        [("ana", "m5", original), ("luis", "m5", renombrada), ("eva", "m5", original)]
+    )
+    assert avisos[("luis", "m5")] == [
+        "respuestas idénticas salvo los nombres de las variables a las de ana, eva"
+    ]
+    assert avisos[("ana", "m5")] == [
+        "respuestas idénticas a las de eva",
+        "respuestas idénticas salvo los nombres de las variables a las de luis",
+    ]
+
+
+def test_respuestas_honradas_distintas_o_cortas_no_son_copia():
+    from autograder.copias import incidencias_de_copia
+
+    # Otra estructura (otro orden de las operaciones, otra tasa): no es copia.
+    distinta = _RESPUESTA_RENOMBRADA.replace("x - paso * g", "x - 0.5 * paso * g")
+    # Dos respuestas cortas y canónicas que cualquiera escribiría igual: no se señalan.
+    corta_1 = "def distancias_cuadradas(a, b):\n    return ((a[:, None] - b[None]) ** 2).sum(-1)"
+    corta_2 = "def distancias_cuadradas(x, y):\n    return ((x[:, None] - y[None]) ** 2).sum(-1)"
+    esqueleto = "def f(x):\n    raise NotImplementedError()"
+    avisos = incidencias_de_copia(
+        [
+            ("ana", "m5", _entrega(_RESPUESTA_COPIADA)),
+            ("luis", "m5", _entrega(distinta)),
+            ("eva", "m1", _entrega(corta_1, esqueleto)),
+            ("leo", "m1", _entrega(corta_2, esqueleto)),
+        ]
+    )
+    assert avisos == {}
+    # Los globales y los atributos sí cuentan: otra función de torch no es la misma respuesta.
+    otra = _RESPUESTA_RENOMBRADA.replace("torch.zeros", "torch.ones")
+    assert (
+        incidencias_de_copia(
+            [("ana", "m5", _entrega(_RESPUESTA_COPIADA)), ("luis", "m5", _entrega(otra))]
+        )
+        == {}
+    )
