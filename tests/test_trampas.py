@@ -139,6 +139,37 @@ def resolver_sistema(B, c, tol=1e-6):
     return v.detach()
 """
 
+# La misma respuesta que _COPIA con otros nombres de variables y otros comentarios.
+_COPIA_RENOMBRADA = """
+def resolver_sistema(B, c, tol=1e-6):
+    x = torch.zeros(B.shape[1], dtype=torch.float64, requires_grad=True)
+    eta = 1 / torch.linalg.matrix_norm(B, ord=2).item() ** 2  # tasa
+    for i in range(200_000):
+        residuo = torch.linalg.vector_norm(B @ x - c)
+        if residuo.item() <= tol:
+            break
+        (0.5 * residuo**2).backward()
+        with torch.no_grad():
+            x -= eta * x.grad
+            x.grad.zero_()
+    return x.detach()
+"""
+_GAUSS = """
+def resolver_sistema(B, c, tol=1e-6):
+    # Eliminación gaussiana con pivote, a mano: ninguna función prohibida, ningún gradiente.
+    n = B.shape[0]
+    M = torch.cat([B.clone(), c.reshape(-1, 1)], dim=1)
+    for k in range(n):
+        p = int(torch.argmax(M[k:, k].abs())) + k
+        M[[k, p]] = M[[p, k]]
+        for i in range(k + 1, n):
+            M[i] = M[i] - M[i, k] / M[k, k] * M[k]
+    v = torch.zeros(n, dtype=torch.float64)
+    for i in reversed(range(n)):
+        v[i] = (M[i, n] - M[i, i + 1 : n] @ v[i + 1 :]) / M[i, i]
+    return v
+"""
+
 
 def _con_identificador(nb, identificador: str):
     for celda in nb.cells:
@@ -218,6 +249,19 @@ def _lote():
             m05_max,
             "el identificador escrito en el cuaderno (copia_origen) no es el de esta entrega",
         ),
+        "copia_renombrada": (
+            M05,
+            _respuestas(M05, {"m05_resolver_sistema": _COPIA_RENOMBRADA}),
+            m05_max,
+            "respuestas idénticas salvo los nombres de las variables a las de copia_destino, "
+            "copia_origen",
+        ),
+        "gauss": (
+            M05,
+            _respuestas(M05, {"m05_resolver_sistema": _GAUSS}),
+            {**m05_max, "m05_resolver_sistema_prueba": 0},
+            "calificado",
+        ),
         "a_mano_con_ayuda": (
             M02,
             _respuestas(M02, {"m02_a_mano": _A_MANO_CON_AYUDA}),
@@ -284,3 +328,5 @@ def test_la_retroalimentacion_no_filtra_las_pruebas_ocultas(calificado):
     assert "HIDDEN" not in plano and "_sistema(12, 3, 4" not in plano
     regla = trabajo / "retroalimentacion" / "solve_guardado" / M05 / f"{M05}.html"
     assert "Regla del ejercicio incumplida" in regla.read_text(encoding="utf-8")
+    gauss = trabajo / "retroalimentacion" / "gauss" / M05 / f"{M05}.html"
+    assert "no usa el gradiente de la" in gauss.read_text(encoding="utf-8")
