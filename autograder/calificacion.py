@@ -127,7 +127,7 @@ class _Contexto:
     orden: dict[str, dict[str, list[str]]]  # módulo -> cuaderno -> grade_id en orden
     max_salida_mb: float | None = None
     tiempo_cuaderno: int = 0  # 0: cpu_segundos
-    secreto: str = ""  # secreto del curso para las variantes personales
+    huella_secreto: str = ""  # SHA-256 del secreto del curso (el secreto no sale del cliente)
     vigilar: bool = True
     # módulo -> cuaderno -> código de sus celdas de demostración y de todas las de código
     demostraciones: dict[str, dict[str, list[str]]] = field(default_factory=dict)
@@ -245,7 +245,7 @@ def _config_tarea(ctx: _Contexto, privada: Path, tarea: Tarea):
     cfg.GestorNucleoAislado.hilos = ctx.hilos
     # Vigilancia de integridad y variantes personales con el identificador de nbgrader.
     cfg.GestorNucleoAislado.vigilar = ctx.vigilar
-    cfg.GestorNucleoAislado.clave_alumno = clave_de_alumno(ctx.secreto, tarea.alumno)
+    cfg.GestorNucleoAislado.clave_alumno = tarea.clave
     if ctx.max_salida_mb is not None:
         cfg.LimitarSalidas.max_mb = ctx.max_salida_mb
     plantillas_nbgrader = (
@@ -853,6 +853,7 @@ def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
                 demostraciones = {}
             if carpeta != (trabajo / "entregas").resolve():
                 _guardar_entregas(validas, trabajo / "entregas")
+            secreto = secreto_del_curso(opciones.secreto, trabajo)
             ctx = _Contexto(
                 raiz=str(raiz),
                 plantilla=str(plantilla),
@@ -867,11 +868,14 @@ def _calificar(carpeta: Path, raiz: Path, opciones: Opciones | None) -> Informe:
                 orden=orden_celdas,
                 max_salida_mb=opciones.max_salida_mb,
                 tiempo_cuaderno=opciones.tiempo_cuaderno or 0,
-                secreto=secreto_del_curso(opciones.secreto, trabajo),
+                huella_secreto=hashlib.sha256(secreto.encode()).hexdigest(),
                 vigilar=opciones.vigilar,
                 demostraciones=demostraciones,
                 publicadas=publicadas,
             )
+            # Cada tarea lleva solo la clave de su alumno: el secreto no viaja a los trabajadores.
+            for tarea in validas:
+                tarea.clave = clave_de_alumno(secreto, tarea.alumno)
             # Primero las tareas con más código (reparto más equilibrado al final).
             coste = {m: _coste(raiz, m) for m in usados}
             orden = sorted(validas, key=lambda t: -coste[t.modulo])
@@ -1198,7 +1202,7 @@ class _Calificadas:
             "max_salida_mb": ctx.max_salida_mb,
             "tiempo_cuaderno": getattr(ctx, "tiempo_cuaderno", 0),
             # Las variantes personales dependen del secreto del curso (solo se guarda su huella).
-            "secreto": hashlib.sha256(str(getattr(ctx, "secreto", "")).encode()).hexdigest(),
+            "secreto": getattr(ctx, "huella_secreto", ""),
         }
         self._fuentes: dict[str, str] = {}
         self._huellas: dict[tuple[str, str], str | None] = {}

@@ -59,6 +59,7 @@ class Tarea:
     marca_tiempo: str | None = None
     notas: list[str] = field(default_factory=list)
     archivos: dict[str, str] = field(default_factory=dict)  # cuaderno -> archivo usado y fecha
+    clave: str = ""  # clave de las variantes personales del alumno (la calcula el cliente)
 
 
 @dataclass

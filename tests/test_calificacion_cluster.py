@@ -262,3 +262,39 @@ def test_sin_dask_da_un_error_en_espanol(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", sin_distributed)
     with pytest.raises(calificacion.ErrorCalificacion, match=r"curso-pytorch\[cluster\]"):
         crear_ejecutor(2, "tcp://127.0.0.1:1")
+
+
+def test_el_secreto_del_curso_no_viaja_con_las_tareas(tmp_path, monkeypatch):
+    """Cada tarea lleva solo la clave de su alumno; ni ella ni el contexto llevan el secreto
+    (en Dask se envían por la red a los trabajadores)."""
+    import pickle
+
+    import nbformat
+    from test_autograder import cuaderno_alumno
+
+    from course_utils.variantes import clave_de_alumno
+
+    raiz = crear_curso_juguete(tmp_path / "curso")
+    for alumno in ("ana", "bob"):
+        destino = tmp_path / "entregas" / alumno / "01_juguete"
+        destino.mkdir(parents=True)
+        nbformat.write(cuaderno_alumno(raiz, "01_juguete"), destino / "01_juguete.ipynb")
+    enviado = {}
+
+    class Parar(Exception):
+        pass
+
+    def capturar(grupo, tareas, ctx, *args, **kwargs):
+        enviado.update(tareas=list(tareas), ctx=ctx)
+        raise Parar
+
+    monkeypatch.setattr(calificacion, "_ejecutar", capturar)
+    secreto = "secreto-del-curso-que-no-sale"
+    opciones = Opciones(trabajo=tmp_path / "trabajo", aislar=False, progreso=False, secreto=secreto)
+    with pytest.raises(calificacion.ErrorCalificacion):  # Parar, envuelto
+        calificar(tmp_path / "entregas", raiz, opciones)
+    datos = pickle.dumps((enviado["tareas"], enviado["ctx"]))
+    assert secreto.encode() not in datos
+    assert {t.alumno: t.clave for t in enviado["tareas"]} == {
+        a: clave_de_alumno(secreto, a) for a in ("ana", "bob")
+    }
