@@ -38,6 +38,7 @@ import os
 import sys
 import sysconfig
 import threading
+import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -631,6 +632,55 @@ def reglas_del_ejercicio(ejercicio: str) -> str:
     return " ".join(partes) or "Puedes usar cualquier función de PyTorch."
 
 
+# Lo que PyTorch importa la primera vez que se crea un optimizador (``torch._dynamo`` arrastra
+# sympy y cientos de módulos más): bajo la vigilancia, esa importación tarda segundos. Si el
+# código del alumno nombra alguno de estos, se importa antes, fuera de ella (solo cambia el
+# tiempo: una biblioteca importada no es código del alumno).
+_PEREZOSOS = {
+    "torch._dynamo": frozenset(
+        {"optim", "SGD", "Adam", "AdamW", "LBFGS", "RMSprop", "Adagrad", "Adadelta", "Adamax",
+         "NAdam", "RAdam", "ASGD", "Rprop", "lr_scheduler", "DataLoader", "compile"}
+    ),
+}  # fmt: skip
+
+
+def _nombres_del_codigo(funcion: Any, profundidad: int = 3) -> set[str]:
+    """Nombres que usa el código de ``funcion`` y el de las funciones (globales o de su
+    cierre) a las que llama, sin ejecutar nada del alumno: solo mira funciones de Python."""
+    nombres: set[str] = set()
+    vistos: set[Any] = set()
+    pendientes = [(funcion, 0)]
+    while pendientes:
+        actual, nivel = pendientes.pop()
+        if type(actual) is not types.FunctionType or actual.__code__ in vistos:
+            continue
+        vistos.add(actual.__code__)
+        codigos = [actual.__code__]
+        while codigos:
+            codigo = codigos.pop()
+            nombres.update(codigo.co_names)
+            codigos += [c for c in codigo.co_consts if type(c) is types.CodeType]
+        if nivel < profundidad:
+            if type(actual.__globals__) is dict:
+                pendientes += [(actual.__globals__.get(n), nivel + 1) for n in nombres]
+            for celda in actual.__closure__ or ():
+                try:
+                    pendientes.append((celda.cell_contents, nivel + 1))
+                except ValueError:  # celda vacía
+                    pass
+    return nombres
+
+
+def _precargar(funcion: Callable) -> None:
+    faltan = [m for m in _PEREZOSOS if m not in sys.modules]
+    if not faltan:
+        return
+    nombres = _nombres_del_codigo(funcion)
+    for modulo in faltan:
+        if nombres & _PEREZOSOS[modulo]:
+            importlib.import_module(modulo)
+
+
 def ejecutar_vigilado(
     funcion: Callable,
     args: tuple = (),
@@ -650,6 +700,7 @@ def ejecutar_vigilado(
     entradas = tuple(
         x for x in (*args, *(kwargs or {}).values()) if isinstance(x, torch.Tensor) and x.ndim == 2
     )
+    _precargar(funcion)
     vigilancia = _Vigilancia(ejercicio, regla_de(ejercicio), tuple(prohibir), entradas=entradas)
     resultado: dict[str, Any] = {}
     con_gradiente = torch.is_grad_enabled()

@@ -714,3 +714,42 @@ def test_introspeccion_de_una_biblioteca_no_es_del_alumno(tmp_path, monkeypatch)
     monkeypatch.delitem(sys.modules, "mis_ayudas_pila")
     with pytest.raises(ErrorRegla, match="inspeccionar la pila"):
         ejecutar_alumno(lambda: propio.marco(), ejercicio="m02_a_mano")
+
+
+def test_modulos_perezosos_se_importan_fuera_de_la_vigilancia(tmp_path, monkeypatch):
+    """Lo que una biblioteca importa la primera vez (``torch._dynamo`` al crear un optimizador)
+    se importa antes de vigilar, si el código del alumno lo nombra; mirar su código no ejecuta
+    nada suyo."""
+    from course_utils import ejecutar_alumno, reglas
+
+    (tmp_path / "perezoso_de_prueba.py").write_text(
+        "import sys, threading\n"
+        "VIGILADO = sys.getprofile() is not None\n"
+        "HILO = threading.current_thread().name\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(reglas, "_PEREZOSOS", {"perezoso_de_prueba": frozenset({"disparador"})})
+
+    def sin_nombrarlo():
+        return 1
+
+    ejecutar_alumno(sin_nombrarlo, ejercicio="m02_a_mano")
+    assert "perezoso_de_prueba" not in sys.modules
+
+    class Trampa:
+        def __getattribute__(self, nombre):
+            raise AssertionError("se ejecutó código del alumno al mirar sus nombres")
+
+    trampa = Trampa()
+
+    def ayuda():
+        return disparador  # noqa: F821 (solo se nombra)
+
+    def alumno():
+        trampa  # noqa: B018
+        return 2 if ayuda else 0
+
+    assert ejecutar_alumno(alumno, ejercicio="m02_a_mano") == 2
+    modulo = sys.modules.pop("perezoso_de_prueba")
+    assert not modulo.VIGILADO and modulo.HILO == "MainThread"
