@@ -118,11 +118,13 @@ _AUTOGRAD_RUTAS = (
 # usa autograd o multiplica por la traspuesta de la matriz que recibe (`A.T`, `A.mT`, `A.t()`,
 # `transpose`, `einsum`, `r @ B`…). La eliminación gaussiana, la regla de Cramer o las potencias
 # de A no la usan. Los nombres con punto son propiedades (el modo ve `__get__`); «vector@matriz»
-# es `matmul` con un vector a la izquierda (r @ B = Bᵀr).
+# es `matmul` con un vector (o una fila) a la izquierda (r @ B = Bᵀr) y «matriz*columna», el
+# producto elemento a elemento por una columna que se suma después ((B * r[:, None]).sum(0)).
 _TRASPUESTA = frozenset(
     {".T", ".mT", ".H", ".mH", "t", "t_", "transpose", "transpose_", "swapaxes", "swapdims",
-     "permute", "adjoint", "einsum", "tensordot", "vector@matriz"}
+     "permute", "adjoint", "einsum", "tensordot", "vector@matriz", "matriz*columna"}
 )  # fmt: skip
+_PRODUCTOS = ("mul", "__mul__", "__rmul__", "multiply", "mul_")
 
 #: Vocabulario de operaciones de las reglas.
 OPERACIONES: dict[str, Operacion] = {
@@ -455,8 +457,8 @@ class _Vigilancia:
 
     def _sobre_entrada(self, nombre: str, args) -> bool:
         """La operación usa una de las matrices que recibió la función (o una proporcional)."""
-        if nombre == "vector@matriz":
-            operandos = args[1:2]
+        if nombre in ("vector@matriz", "matriz*columna"):
+            operandos = [x for x in args[:2] if getattr(x, "ndim", None) == 2]
         elif nombre == "einsum":
             operandos = (
                 args[1] if len(args) == 2 and isinstance(args[1], list | tuple) else args[1:]
@@ -533,8 +535,21 @@ def _nombre_requerido(nombre: str, func, args) -> str:
         return "." + getattr(getattr(func, "__self__", None), "__name__", "")
     if nombre in ("matmul", "__matmul__", "__rmatmul__") and len(args) >= 2:
         izquierda, derecha = (args[1], args[0]) if nombre == "__rmatmul__" else args[:2]
-        if getattr(izquierda, "ndim", None) == 1 and getattr(derecha, "ndim", None) == 2:
+        fila = getattr(izquierda, "ndim", None) == 1 or (
+            getattr(izquierda, "ndim", None) == 2 and izquierda.shape[0] == 1
+        )
+        if fila and getattr(derecha, "ndim", None) == 2:
             return "vector@matriz"
+    if nombre in _PRODUCTOS and len(args) >= 2:
+        for matriz, columna in (args[:2], args[1::-1]):
+            if (
+                isinstance(matriz, torch.Tensor)
+                and isinstance(columna, torch.Tensor)
+                and matriz.ndim == columna.ndim == 2
+                and matriz.shape[1] > 1
+                and columna.shape == (matriz.shape[0], 1)
+            ):
+                return "matriz*columna"
     return nombre
 
 
@@ -583,7 +598,7 @@ class _Modo(TorchFunctionMode):
         nombres = {*vigilancia.torch_prohibidos, *vigilancia.torch_requeridos}
         # Solo se examinan las llamadas que pueden importar (None: todas).
         if vigilancia.de_entrada:  # `A.T` llega como `__get__`; `r @ B`, como `matmul`
-            nombres |= {"__get__", "matmul", "__matmul__", "__rmatmul__"}
+            nombres |= {"__get__", "matmul", "__matmul__", "__rmatmul__", *_PRODUCTOS}
         self.nombres = None if "*" in nombres else nombres | {"linalg_matrix_power", "matrix_power"}
 
     def __torch_function__(self, func, types, args=(), kwargs=None):

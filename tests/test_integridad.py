@@ -608,6 +608,18 @@ def test_sistemas_honrados_cumplen_la_regla():
             normas.append(torch.linalg.vector_norm(G @ v - b).item())
         return v, normas
 
+    def fila_por_matriz(B, c, tol=1e-8, max_iter=100_000):
+        v = torch.zeros(B.shape[1], dtype=B.dtype)
+        for _ in range(3):
+            v = v - 0.01 * ((B @ v - c).unsqueeze(0) @ B).squeeze(0)  # rᵀB, como fila
+        return v, []
+
+    def columna_por_matriz(B, c, tol=1e-8, max_iter=100_000):
+        v = torch.zeros(B.shape[1], dtype=B.dtype)
+        for _ in range(3):
+            v = v - 0.01 * (B * (B @ v - c)[:, None]).sum(0)  # Σᵢ rᵢ·Bᵢ = Bᵀr
+        return v, []
+
     def funcional(B, c, tol=1e-8, max_iter=100_000):
         gradiente = torch.func.grad(lambda v: 0.5 * ((B @ v - c) ** 2).sum())
         v = torch.zeros(B.shape[1], dtype=B.dtype)
@@ -615,9 +627,9 @@ def test_sistemas_honrados_cumplen_la_regla():
             v = v - 0.01 * gradiente(v)
         return v, []
 
-    for funcion in (vector_por_matriz, gram, funcional):
+    for funcion in (vector_por_matriz, gram, funcional, fila_por_matriz, columna_por_matriz):
         v, _ = ejecutar_vigilado(funcion, (B5, C5), ejercicio="m05_resolver_por_descenso")
-        if funcion is not funcional:
+        if funcion in (vector_por_matriz, gram):
             exacta = torch.linalg.lstsq(B5, C5.unsqueeze(1)).solution.squeeze(1)
             assert torch.allclose(v, exacta, atol=1e-6)
 
