@@ -6,10 +6,12 @@ que cada cuaderno cueste menos. Una celda de la entrega se salta solo si:
 
 - su código es idéntico al de una celda etiquetada de la versión publicada (lo que diga la
   entrega en sus metadatos no cuenta: un alumno no puede saltarse nada propio), y
-- ninguna celda que sí se ejecuta usa un nombre que la celda saltada define (análisis con
-  ``ast``, de forma conservadora: cualquier uso, también dentro de funciones), y
+- nada de lo que se ejecuta depende de ella, en el orden de ejecución: ningún uso de un nombre
+  que define (los usos dentro de funciones cuentan para todas las celdas siguientes) salvo
+  que una celda publicada posterior lo vuelva a definir sin condiciones (análisis con ``ast``
+  y ``symtable``; las definiciones de las celdas del alumno nunca cuentan como seguras), y
 - ninguna celda del alumno accede al espacio de nombres de forma dinámica (``globals()``,
-  ``eval``, ``exec``…); si lo hace, no se salta nada.
+  ``eval``, ``exec``, ``__main__``, ``sys.modules``…); si lo hace, no se salta nada.
 
 ``tests/test_demostraciones.py`` comprueba que las soluciones sacan la misma nota y las mismas
 salidas en las celdas calificadas con y sin saltar las demostraciones.
@@ -45,8 +47,10 @@ ETIQUETA = "demostracion"
 
 # Acceso dinámico al espacio de nombres: con él, el análisis de nombres no vale.
 _DINAMICOS = frozenset(
-    {"globals", "locals", "vars", "eval", "exec", "get_ipython", "__builtins__", "__import__"}
-)
+    {"globals", "locals", "vars", "eval", "exec", "get_ipython", "__builtins__", "__import__",
+     "__main__"}
+)  # fmt: skip
+_ATRIBUTOS_DINAMICOS = frozenset({"__dict__", "user_ns", "f_globals", "f_locals", "modules"})
 
 
 def fuentes_de_demostracion(nb) -> set[str]:
@@ -128,10 +132,11 @@ def nombres_de_celda(fuente: str) -> Nombres:
     # get_ipython() solo para %matplotlib y órdenes del sistema (!orden) no es dinámico.
     magias = sum(_magia_inofensiva(n) for n in ast.walk(arbol))
     llamadas = sum(isinstance(n, ast.Name) and n.id == "get_ipython" for n in ast.walk(arbol))
-    dinamico = bool((usados - {"get_ipython"}) & _DINAMICOS) or llamadas > magias
+    todos = {n.id for n in ast.walk(arbol) if isinstance(n, ast.Name)} | usados
+    todos |= {n.name.split(".")[0] for n in ast.walk(arbol) if isinstance(n, ast.alias)}
+    dinamico = bool((todos - {"get_ipython"}) & _DINAMICOS) or llamadas > magias
     dinamico = dinamico or any(
-        isinstance(n, ast.Attribute) and n.attr in {"__dict__", "user_ns", "f_globals"}
-        for n in ast.walk(arbol)
+        isinstance(n, ast.Attribute) and n.attr in _ATRIBUTOS_DINAMICOS for n in ast.walk(arbol)
     )
     return Nombres(
         frozenset(definidos),

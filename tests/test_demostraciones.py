@@ -65,7 +65,9 @@ def test_uso_antes_de_definir_en_la_misma_celda():
 @pytest.mark.parametrize(
     "fuente",
     ["globals()['x'] = 1", "eval('x')", "exec('y = x')", "vars()", "get_ipython().user_ns",
-     "import sys\nsys.modules['__main__'].__dict__", "%time y = x"],
+     "import sys\nsys.modules['__main__'].__dict__", "%time y = x",
+     "import __main__\nprint(__main__.x)", "import sys\nsys.modules['__main__'].x",
+     "import inspect\ninspect.currentframe().f_locals"],
 )  # fmt: skip
 def test_acceso_dinamico(fuente):
     assert nombres_de_celda(fuente).dinamico
