@@ -309,6 +309,10 @@ def escala(base: Path, entregas: Path, aislar: bool, cuadernos: int, tiempo_celd
         print(f"{nombre:<8} {total:7.1f} s  {60 * cuadernos / total:6.1f} cuadernos/min")
     iguales = notas["local1"] == notas["local2"] == notas["dask2"]
     print(f"notas idénticas en local1, local2 y dask2: {'sí' if iguales else 'NO'}")
+    for clave in sorted(set().union(*(n.keys() for n in notas.values()))):
+        distintas = {nombre: n.get(clave) for nombre, n in notas.items()}
+        if len(set(distintas.values())) > 1:
+            print(f"  {clave[0]} {clave[1]}: {distintas}")
     # Estimación: el ritmo por núcleo medido con 1 trabajador local (el arranque de la orden
     # incluido, así que es pesimista) escala linealmente con los núcleos.
     por_nucleo = cuadernos / medidas["local1"]  # cuadernos/s en un núcleo
