@@ -222,15 +222,16 @@ def _salidas_calificadas(trabajo: Path) -> dict:
             meta = celda.metadata.get("nbgrader", {})
             if not meta.get("grade"):
                 continue
-            texto = []
+            # El texto de un flujo puede llegar en varios trozos (según el momento): se unen.
+            texto = ""
             for salida in celda.get("outputs", []):
                 if salida.output_type == "stream":
-                    texto.append(salida.text)
+                    texto += salida.text
                 elif salida.output_type == "error":
-                    texto.append(f"{salida.ename}: {salida.evalue}")
+                    texto += f"\n{salida.ename}: {salida.evalue}\n"
                 else:
-                    texto.append(json.dumps(salida.get("data", {}).get("text/plain", "")))
-            salidas[(alumno, modulo, meta["grade_id"])] = "\n".join(texto)
+                    texto += json.dumps(salida.get("data", {}).get("text/plain", "")) + "\n"
+            salidas[(alumno, modulo, meta["grade_id"])] = texto
     return salidas
 
 
