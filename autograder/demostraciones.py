@@ -47,8 +47,7 @@ ETIQUETA = "demostracion"
 
 # Acceso dinámico al espacio de nombres: con él, el análisis de nombres no vale.
 _DINAMICOS = frozenset(
-    {"globals", "locals", "vars", "eval", "exec", "get_ipython", "__builtins__", "__import__",
-     "__main__"}
+    {"globals", "locals", "vars", "eval", "exec", "__builtins__", "__import__", "__main__"}
 )  # fmt: skip
 _ATRIBUTOS_DINAMICOS = frozenset({"__dict__", "user_ns", "f_globals", "f_locals", "modules"})
 
@@ -125,19 +124,20 @@ def nombres_de_celda(fuente: str) -> Nombres:
             isinstance(sentencia, ast.AnnAssign) and sentencia.value is None
         ):
             _Definidos(seguros).visit(sentencia)
+    # Acceso dinámico; get_ipython() solo para %matplotlib y órdenes del sistema no lo es.
+    nombres, llamadas, magias, dinamico = set(), 0, 0, False
     for nodo in ast.walk(arbol):
         if isinstance(nodo, (ast.Global, ast.Nonlocal)):
             definidos.update(nodo.names)
-    usados = libres | diferidos
-    # get_ipython() solo para %matplotlib y órdenes del sistema (!orden) no es dinámico.
-    magias = sum(_magia_inofensiva(n) for n in ast.walk(arbol))
-    llamadas = sum(isinstance(n, ast.Name) and n.id == "get_ipython" for n in ast.walk(arbol))
-    todos = {n.id for n in ast.walk(arbol) if isinstance(n, ast.Name)} | usados
-    todos |= {n.name.split(".")[0] for n in ast.walk(arbol) if isinstance(n, ast.alias)}
-    dinamico = bool((todos - {"get_ipython"}) & _DINAMICOS) or llamadas > magias
-    dinamico = dinamico or any(
-        isinstance(n, ast.Attribute) and n.attr in _ATRIBUTOS_DINAMICOS for n in ast.walk(arbol)
-    )
+        elif isinstance(nodo, ast.Name):
+            nombres.add(nodo.id)
+            llamadas += nodo.id == "get_ipython"
+        elif isinstance(nodo, ast.alias):
+            nombres.add(nodo.name.split(".")[0])
+        elif isinstance(nodo, ast.Attribute):
+            dinamico = dinamico or nodo.attr in _ATRIBUTOS_DINAMICOS
+        magias += _magia_inofensiva(nodo)
+    dinamico = dinamico or bool(nombres & _DINAMICOS) or llamadas > magias
     return Nombres(
         frozenset(definidos),
         frozenset(seguros & definidos),
