@@ -5,6 +5,7 @@ fallida para ese alumno, sin repetirse más ni bloquear el lote."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -19,7 +20,12 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from test_autograder import crear_curso_juguete, ejecutar_lote, hay_aislamiento  # noqa: E402
+from test_autograder import (  # noqa: E402
+    _libro_y_contexto,
+    crear_curso_juguete,
+    ejecutar_lote,
+    hay_aislamiento,
+)
 from test_calificacion_robustez import (  # noqa: E402
     TIEMPO_CELDA,
     _filas,
@@ -199,26 +205,10 @@ def test_entrega_que_tumba_dos_trabajadores(tmp_path, cluster):
 
     from autograder.ejecutores.dask import EjecutorDask
 
-    url = f"sqlite:///{tmp_path / 'notas.db'}"
-    with sin_avisos_sqlalchemy(), Gradebook(url) as gb:
-        gb.add_assignment("m")
-        gb.add_notebook("c", "m")
-        gb.add_grade_cell("c_prueba", "c", "m", max_score=1, cell_type="code")
+    url, ctx = _libro_y_contexto(tmp_path)
     (tmp_path / "plantilla").mkdir()
     (tmp_path / "plantilla" / "gradebook.db").write_bytes(b"")
-    ctx = calificacion._Contexto(
-        raiz=str(tmp_path),
-        plantilla=str(tmp_path / "plantilla"),
-        trabajo=str(tmp_path),
-        temporal=str(tmp_path),
-        tiempo_celda=10,
-        memoria_mb=1000,
-        cpu_segundos=60,
-        hilos=1,
-        aislar=False,
-        cuadernos={"m": ["c"]},
-        orden={},
-    )
+    ctx = dataclasses.replace(ctx, plantilla=str(tmp_path / "plantilla"))
     alumnos = ["ana", "bob", "carla", "dani"]
     tareas = [
         entregas.Tarea(alumno=a, modulo="m", origen=str(tmp_path / f"marca-{a}")) for a in alumnos
